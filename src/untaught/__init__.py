@@ -1,0 +1,1 @@
+"""untaught: deep unsupervised learning on PyTorch."""

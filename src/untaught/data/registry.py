@@ -1,0 +1,94 @@
+"""Dataset registry: every dataset states its shape, its number of discrete levels and its splits.
+
+A split is held in memory as integer pixel values, ``x: uint8 Tensor[N, C, H, W]`` in
+``[0, levels - 1]`` and labels ``y: int64 Tensor[N]``; models turn levels into floats themselves, so
+that likelihoods and bits/dim are always counted over the dataset's discrete levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a dataset: ``x`` uint8 [N, C, H, W] in [0, levels), ``y`` int64 [N]."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    levels: int
+
+    def __post_init__(self) -> None:
+        if self.x.dtype != torch.uint8 or self.x.dim() != 4:
+            raise ValueError(f"Split.x must be uint8 [N, C, H, W]; got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.y.shape != (self.x.shape[0],):
+            raise ValueError(f"Split.y must have shape ({self.x.shape[0]},); got {tuple(self.y.shape)}")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset is, before loading it.
+
+    ``loader(split, root)`` returns a :class:`Split`; ``offline(root)`` says whether every file it
+    needs is already on this machine (cached, shipped or installed by a package).
+    """
+
+    name: str
+    description: str
+    shape: tuple[int, int, int]
+    levels: int
+    sizes: dict[str, int]
+    loader: Callable[[str, str | None], Split] = field(repr=False)
+    offline: Callable[[str | None], bool] = field(repr=False)
+
+    @property
+    def dims(self) -> int:
+        """Number of dimensions of one example (C * H * W)."""
+        c, h, w = self.shape
+        return c * h * w
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+
+
+def register(info: DatasetInfo) -> DatasetInfo:
+    if info.name in _REGISTRY:
+        raise ValueError(f"dataset {info.name!r} is registered twice")
+    _REGISTRY[info.name] = info
+    return info
+
+
+def dataset_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_info(name: str) -> DatasetInfo:
+    """The registered dataset called ``name``; a clear error lists the known names otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown dataset {name!r}; expected one of: {', '.join(dataset_names())}"
+        ) from None
+
+
+def load_split(name: str, split: str, root: str | None = None) -> Split:
+    """Load ``split`` ('train', 'val' or 'test') of dataset ``name`` into memory."""
+    info = get_info(name)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    data = info.loader(split, root)
+    if tuple(data.x.shape[1:]) != info.shape or data.levels != info.levels:
+        raise RuntimeError(
+            f"dataset {name!r} loaded {tuple(data.x.shape[1:])} with {data.levels} levels; "
+            f"its registry entry says {info.shape} with {info.levels} levels"
+        )
+    return data
