@@ -25,9 +25,13 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.x.dtype != torch.uint8 or self.x.dim() != 4:
-            raise ValueError(f"Split.x must be uint8 [N, C, H, W]; got {self.x.dtype} {tuple(self.x.shape)}")
+            raise ValueError(
+                f"Split.x must be uint8 [N, C, H, W]; got {self.x.dtype} {tuple(self.x.shape)}"
+            )
         if self.y.shape != (self.x.shape[0],):
-            raise ValueError(f"Split.y must have shape ({self.x.shape[0]},); got {tuple(self.y.shape)}")
+            raise ValueError(
+                f"Split.y must have shape ({self.x.shape[0]},); got {tuple(self.y.shape)}"
+            )
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -1,0 +1,235 @@
+"""The ``untaught`` command. Heavy modules (Lightning, model families) are imported on demand."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+MODEL_FIELDS_FROM_DATA = ("shape", "levels")
+
+
+def _tuple_of_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 500,500; got {text!r}") from None
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """One ``--option`` per field of a config dataclass (ints, floats, strings, flags, int tuples)."""
+    hints = typing.get_type_hints(config_cls)
+    group = parser.add_argument_group(f"{config_cls.__name__} options")
+    for field in dataclasses.fields(config_cls):
+        if field.name in MODEL_FIELDS_FROM_DATA:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        hint, default = hints[field.name], field.default
+        help_text = f"default: {default}"
+        if hint is bool:
+            group.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=default)
+        elif typing.get_origin(hint) is typing.Literal:
+            group.add_argument(flag, dest=field.name, choices=typing.get_args(hint), default=default, help=help_text)
+        elif typing.get_origin(hint) is tuple:
+            default_text = ",".join(map(str, default))
+            group.add_argument(flag, dest=field.name, type=_tuple_of_ints, default=default,
+                               help=f"comma-separated, default: {default_text}")
+        else:
+            kind = next((t for t in (int, float, str) if hint is t or t in typing.get_args(hint)), str)
+            group.add_argument(flag, dest=field.name, type=kind, default=default, help=help_text)
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    from .registry import get_model_class, model_names
+
+    rows = [(name, get_model_class(name)) for name in model_names()]
+    print(f"{'model':<16} {'capabilities':<36} description")
+    for name, cls in rows:
+        caps = ", ".join(cls.capabilities())
+        print(f"{name:<16} {caps:<36} {cls.description}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import dataset_names, get_info
+
+    print(f"{'dataset':<18} {'shape':<12} {'levels':>6} {'train':>7} {'val':>7} {'test':>7}  offline  description")
+    for name in dataset_names():
+        info = get_info(name)
+        shape = "x".join(map(str, info.shape))
+        offline = "yes" if info.offline(None) else "no"
+        s = info.sizes
+        print(f"{name:<18} {shape:<12} {info.levels:>6} {s['train']:>7} {s['val']:>7} {s['test']:>7}  "
+              f"{offline:<7}  {info.description}")
+    return 0
+
+
+def _train_options(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("epochs", "max_time", "batch_size", "lr", "weight_decay", "grad_clip", "seed", "devices",
+            "strategy", "accelerator", "threads", "samples", "progress")
+    return {k: getattr(args, k) for k in keys}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import prepare, resume, train
+    from .training.engine import _is_main_process
+
+    if args.resume:
+        run = resume(args.resume, epochs=args.epochs, max_time=args.max_time, progress=args.progress,
+                     threads=args.threads)
+    else:
+        import torch
+
+        from .registry import get_model_class
+
+        cls = get_model_class(args.model)
+        data = prepare(args.data, binarize=args.binarize, levels=args.levels)
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls.Config)
+                  if f.name not in MODEL_FIELDS_FROM_DATA}
+        torch.manual_seed(args.seed)
+        model = cls(cls.Config(shape=data.shape, levels=data.levels, **values))
+        run = train(model, data, out=args.out, binarize=args.binarize, levels=args.levels,
+                    **_train_options(args))
+    if _is_main_process():
+        _report(run.path, run.metrics)
+    return 0
+
+
+def _report(folder: Path, metrics: dict[str, Any]) -> None:
+    from .evaluation import describe_metrics
+
+    print(f"run folder: {folder}")
+    for line in describe_metrics(metrics):
+        print(line)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from .evaluation import NLL, evaluate_nll
+    from .io import CONFIG, load_model, read_json, run_folder
+    from .training import prepare
+
+    folder = run_folder(args.run)
+    model = load_model(folder)
+    if args.ensemble is not None:
+        if "ensemble" not in {f.name for f in dataclasses.fields(model.config)}:
+            raise ValueError(f"--ensemble applies to models with a mask ensemble; {model.name} has none")
+        model.config.ensemble = args.ensemble
+    train_cfg = read_json(folder / CONFIG)["train"]
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    data = prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
+    if "log_prob" not in model.capabilities():
+        raise ValueError(f"{model.name} has no log_prob: there is no NLL to evaluate")
+    result: NLL = evaluate_nll(model, getattr(data, args.split), batch_size=args.batch_size)
+    print(f"{model.name} on {train_cfg['data']} ({args.split}): {result}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from .io import load_model, run_folder
+    from .viz import save_grid
+
+    folder = run_folder(args.run)
+    model = load_model(folder)
+    if args.n < 1:
+        raise ValueError(f"-n must be >= 1; got {args.n}")
+    samples = model.sample(args.n, temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
+    out = Path(args.output) if args.output else folder / f"samples-{args.n}-seed{args.seed}.png"
+    save_grid(samples, model.config.levels, out)
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------
+def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="untaught", description="Deep unsupervised learning on PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("models", help="list the registered models and their capabilities").set_defaults(func=cmd_models)
+    sub.add_parser("datasets", help="list datasets: shape, levels, sizes, offline").set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("train", help="train a model (or --resume a run)",
+                       description="Train MODEL on --data; `untaught train MODEL --help` lists MODEL's options.")
+    p.add_argument("model", nargs="?", help="registered model name (see `untaught models`)")
+    p.add_argument("--data", default="digits", help="dataset name (see `untaught datasets`); default: digits")
+    p.add_argument("--binarize", choices=["static", "dynamic"], help="binarise the data (2 levels)")
+    p.add_argument("--levels", type=int, help="reduce the data to this many levels")
+    p.add_argument("--epochs", type=int, help="epochs for the whole run (default 20 without --max-time)")
+    p.add_argument("--max-time", type=float, help="time budget of the whole run, in minutes")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--devices", type=int, default=1, help="processes / GPUs (default 1)")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default auto)")
+    p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto (default)")
+    p.add_argument("--threads", type=int, help="torch threads per process (default: cores / devices)")
+    p.add_argument("--samples", type=int, default=64, help="samples drawn into samples.png (default 64)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
+    if model_name:
+        from .registry import get_model_class
+
+        add_config_options(p, get_model_class(model_name).Config)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="test NLL (nats) and bits/dim of a run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test")
+    p.add_argument("--ensemble", type=int, help="masks to average (MADE)")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("sample", help="draw samples from a run into a PNG grid")
+    p.add_argument("run", help="run folder")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-o", "--output", help="PNG path (default RUN/samples-N-seedS.png)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+    return parser
+
+
+def _model_name(argv: Sequence[str]) -> str | None:
+    """The MODEL of `untaught train MODEL ...`, if given and registered (so its options can be added)."""
+    from .registry import model_names
+
+    args = list(argv)
+    if len(args) < 2 or args[0] != "train" or args[1].startswith("-"):
+        return None
+    if args[1] not in model_names():
+        raise ValueError(f"unknown model {args[1]!r}; expected one of: {', '.join(model_names())}")
+    return args[1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(_model_name(argv))
+        args = parser.parse_args(argv)
+        if args.command == "train" and not args.resume and not args.model:
+            parser.error("train needs a MODEL (see `untaught models`) or --resume RUN")
+        if args.command == "train" and args.resume and args.model:
+            parser.error("give either MODEL or --resume RUN, not both")
+        return args.func(args)
+    except (ValueError, TypeError, OSError, FloatingPointError, RuntimeError) as e:
+        if os.environ.get("UNTAUGHT_DEBUG"):
+            raise
+        print(f"untaught: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

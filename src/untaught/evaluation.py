@@ -1,0 +1,83 @@
+"""Evaluation: negative log-likelihood in nats and bits per dimension over the data's levels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .data import Split
+
+
+@dataclass(frozen=True)
+class NLL:
+    """Mean NLL of a split: ``nats`` per example, ``bpd`` bits per dimension, and its kind."""
+
+    nats: float
+    bpd: float
+    stderr_nats: float
+    n: int
+    kind: str
+
+    def as_dict(self, prefix: str = "test") -> dict[str, float | int | str]:
+        return {
+            f"{prefix}_nll_nats": self.nats,
+            f"{prefix}_bpd": self.bpd,
+            f"{prefix}_nll_stderr_nats": self.stderr_nats,
+            f"{prefix}_n": self.n,
+            f"{prefix}_nll_kind": self.kind,
+        }
+
+    def __str__(self) -> str:
+        bound = {"exact": "", "lower bound": " (upper bound on NLL)", "estimate": " (estimate)"}
+        return (
+            f"NLL {self.nats:.4f} ± {self.stderr_nats:.4f} nats, {self.bpd:.4f} bits/dim "
+            f"over {self.n} examples{bound.get(self.kind, '')}"
+        )
+
+
+def bits_per_dim(nats: float, dims: int) -> float:
+    """Convert a per-example NLL in nats to bits per dimension."""
+    return nats / (dims * math.log(2))
+
+
+@torch.no_grad()
+def evaluate_nll(model: torch.nn.Module, data: Split, batch_size: int = 512) -> NLL:
+    """Mean negative ``model.log_prob`` over ``data`` in nats, with its standard error and bits/dim."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    values = torch.cat(
+        [model.log_prob(x.to(device)).double().cpu() for x in data.x.split(batch_size)]
+    )
+    model.train(was_training)
+    nll = -values
+    if not torch.isfinite(nll).all():
+        raise FloatingPointError("log_prob returned non-finite values on the evaluation data")
+    stderr = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else float("nan")
+    dims = math.prod(data.x.shape[1:])
+    mean = float(nll.mean())
+    return NLL(mean, bits_per_dim(mean, dims), stderr, len(nll), model.log_prob_kind)
+
+
+def describe_metrics(metrics: dict) -> list[str]:
+    """Human-readable lines for a run's metrics.json (NLL, bits/dim, speed)."""
+    lines = []
+    for split in ("val", "test"):
+        if f"{split}_nll_nats" in metrics:
+            kind = metrics[f"{split}_nll_kind"]
+            note = "" if kind == "exact" else f" ({kind})"
+            lines.append(
+                f"{split} NLL: {metrics[f'{split}_nll_nats']:.4f} ± {metrics[f'{split}_nll_stderr_nats']:.4f} nats"
+                f" = {metrics[f'{split}_bpd']:.4f} bits/dim{note}"
+            )
+        elif f"{split}_loss" in metrics:
+            lines.append(f"{split} loss: {metrics[f'{split}_loss']:.4f}")
+    if metrics.get("train_images_per_second"):
+        lines.append(
+            f"trained {metrics['epochs']} epochs ({metrics['steps']} steps) in {metrics['fit_seconds']:.1f} s, "
+            f"{metrics['train_images_per_second']:.0f} images/s on {metrics['devices']} process(es) x "
+            f"{metrics['threads']} thread(s)"
+        )
+    return lines

@@ -1,0 +1,153 @@
+"""The protocol every untaught model follows.
+
+A model is a plain ``torch.nn.Module`` built from a config dataclass (``Model.Config``). It has the
+capabilities that are true of it and nothing more:
+
+=============  =============================================  ==========================================
+capability     methods                                        who
+=============  =============================================  ==========================================
+trainable      ``loss(x, *, generator)`` -> scalar or         gradient-trained models
+               (scalar, metrics)
+updatable      ``update(x, *, step, generator, reduce)``      models trained by other rules (CD, SOM,
+                                                              dictionary updates); the engine calls it
+                                                              under ``no_grad`` with a cross-rank mean
+density        ``log_prob(x)`` -> Tensor[B] in nats           autoregressive models, flows, RBM, VAE;
+                                                              ``log_prob_kind`` says exact / lower bound
+                                                              / estimate
+generative     ``sample(n, *, temperature, generator)``       density models, decoders
+representation ``encode(x)``, ``decode(z)``                   autoencoders, flows, sparse coding, SOM
+codec          ``compress(x)`` -> bytes, ``decompress(b)``    learned compression
+=============  =============================================  ==========================================
+
+Data enter a model as the dataset gives them: integer levels ``uint8 [B, C, H, W]`` in
+``[0, levels)``; the model turns them into whatever it needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+import torch
+from torch import nn
+
+LogProbKind = Literal["exact", "lower bound", "estimate"]
+M = TypeVar("M", bound="Model")
+
+CAPABILITIES = ("loss", "update", "log_prob", "sample", "encode", "decode", "compress", "decompress")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Fields every model config has: the data it models. Subclasses add hyperparameters."""
+
+    shape: tuple[int, int, int] = (1, 8, 8)
+    levels: int = 17
+
+    @property
+    def dims(self) -> int:
+        c, h, w = self.shape
+        return c * h * w
+
+
+class Model(nn.Module):
+    """Base class: stores its config, validates inputs, reports its capabilities."""
+
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    log_prob_kind: ClassVar[LogProbKind] = "exact"
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not isinstance(config, self.Config):
+            raise TypeError(f"{type(self).__name__} needs a {self.Config.__name__}; got {type(config).__name__}")
+        self.config = config
+
+    # -- capabilities -------------------------------------------------------------------------
+    @classmethod
+    def capabilities(cls) -> list[str]:
+        """Names of the protocol methods this class implements (overrides of the base)."""
+        return [c for c in CAPABILITIES if getattr(cls, c, None) is not getattr(Model, c, None)]
+
+    def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> Any:
+        raise TypeError(f"{type(self).__name__} is not trained by a loss")
+
+    def update(self, x: torch.Tensor, *, step: int, generator: torch.Generator | None, reduce: Any) -> dict[str, float]:
+        raise TypeError(f"{type(self).__name__} has no update rule")
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} has no density")
+
+    def sample(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} cannot sample")
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} has no encoder")
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} has no decoder")
+
+    def compress(self, x: torch.Tensor) -> bytes:
+        raise TypeError(f"{type(self).__name__} is not a codec")
+
+    def decompress(self, data: bytes) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} is not a codec")
+
+    # -- input checks -------------------------------------------------------------------------
+    def check_data(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """Check that ``x`` is a batch of this model's data: integers [B, *shape] in [0, levels)."""
+        shape = tuple(self.config.shape)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+        if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+            raise ValueError(
+                f"{name} must have shape (B, {', '.join(map(str, shape))}) (the model's data shape); "
+                f"got {tuple(x.shape)}"
+            )
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(
+                f"{name} must hold integer levels (uint8 or int64) in [0, {self.config.levels}); "
+                f"got dtype {x.dtype}"
+            )
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.config.levels):
+            kind = "binary data (0 or 1)" if self.config.levels == 2 else f"levels in [0, {self.config.levels})"
+            raise ValueError(
+                f"{name} must hold {kind}; got values in [{int(x.min())}, {int(x.max())}]"
+            )
+        return x
+
+    # -- persistence ----------------------------------------------------------------------------
+    @classmethod
+    def from_config_dict(cls: type[M], values: dict[str, Any]) -> M:
+        return cls(config_from_dict(cls.Config, values))
+
+    @classmethod
+    def from_pretrained(cls: type[M], path: str | Path) -> M:
+        """Load a model from a run folder (or its ``model.safetensors``); never unpickles."""
+        from ..io import load_model
+
+        model = load_model(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write ``config.json``'s model part and ``model.safetensors`` into ``folder``."""
+        from ..io import save_model
+
+        return save_model(self, folder)
+
+
+def config_from_dict(config_cls: type[ModelConfig], values: dict[str, Any]) -> ModelConfig:
+    """Build a config dataclass from JSON values, naming any unknown or ill-typed field."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"{config_cls.__name__} has no field(s) {unknown}; known: {sorted(fields)}")
+    converted = {}
+    for key, value in values.items():
+        default = fields[key].default
+        converted[key] = tuple(value) if isinstance(default, tuple) and isinstance(value, list) else value
+    return config_cls(**converted)

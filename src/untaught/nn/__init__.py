@@ -1,0 +1,5 @@
+"""Shared layers."""
+
+from .masked import MaskedLinear
+
+__all__ = ["MaskedLinear"]

@@ -1,0 +1,26 @@
+"""Names -> model classes. ``untaught models`` prints this table."""
+
+from __future__ import annotations
+
+import importlib
+
+from .models.base import Model
+
+# name -> "module:Class"; modules are imported on demand so the CLI starts fast.
+_MODELS: dict[str, str] = {
+    "made": "untaught.models.autoregressive.made:MADE",
+}
+
+
+def model_names() -> list[str]:
+    return sorted(_MODELS)
+
+
+def get_model_class(name: str) -> type[Model]:
+    """The model class registered as ``name``; a clear error lists the known names otherwise."""
+    try:
+        target = _MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(model_names())}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,277 @@
+"""``train`` and ``resume``: fit any model on Lightning's Trainer and leave a run folder behind.
+
+A run folder holds ``config.json`` (written first, so a killed run can be resumed),
+``checkpoints/last.ckpt`` (every epoch, written atomically), ``log/version_N/metrics.csv`` (the
+training log of each session),
+and after training ``model.safetensors``, ``metrics.json`` and ``samples.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data.registry import Split
+from ..io import CONFIG, METRICS, model_record, read_json, run_folder, save_model, write_json
+from ..models.base import Model
+from .data import TrainingData, loader, prepare
+
+RUN_ENV = "UNTAUGHT_RUN_DIR"  # hands the run folder to DDP worker processes
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+@dataclass
+class TrainConfig:
+    """How to train; saved in config.json so that ``resume`` can continue the same run.
+
+    ``epochs`` and ``max_time`` (minutes) bound the whole run, resumed parts included; with
+    neither, 20 epochs. ``batch_size`` is global (split across ``devices``).
+    """
+
+    data: str = "digits"
+    binarize: str | None = None
+    levels: int | None = None
+    epochs: int | None = None
+    max_time: float | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    seed: int = 0
+    devices: int = 1
+    strategy: str = "auto"
+    accelerator: str = "auto"
+    threads: int | None = None
+    samples: int = 64
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", self.epochs is None or self.epochs >= 1, "an integer >= 1"),
+            ("max_time", self.max_time is None or self.max_time > 0, "a positive number of minutes"),
+            ("batch_size", self.batch_size >= 1, "an integer >= 1"),
+            ("lr", self.lr > 0, "a positive number"),
+            ("devices", self.devices >= 1, "an integer >= 1"),
+            ("threads", self.threads is None or self.threads >= 1, "an integer >= 1"),
+            ("samples", self.samples >= 0, "an integer >= 0"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+
+
+@dataclass
+class Run:
+    """What ``train`` returns: the run folder, its final metrics, and the trained model."""
+
+    path: Path
+    metrics: dict[str, Any]
+    model: Model
+
+
+def train(
+    model: Model,
+    data: str | TrainingData = "digits",
+    *,
+    out: str | Path | None = None,
+    **options: Any,
+) -> Run:
+    """Train ``model`` on ``data`` (a dataset name or prepared :class:`TrainingData`).
+
+    ``options`` are :class:`TrainConfig` fields (epochs, max_time, batch_size, lr, seed, devices,
+    strategy, binarize, levels, ...). Returns the :class:`Run`; in DDP worker processes (rank > 0)
+    the returned metrics are empty.
+    """
+    if isinstance(data, TrainingData):
+        options["data"] = data.name
+    else:
+        options["data"] = data
+    cfg = TrainConfig(**options)
+    prepared = data if isinstance(data, TrainingData) else prepare(data, binarize=cfg.binarize, levels=cfg.levels)
+    _check_fits(model, prepared)
+    folder = _new_run_folder(out, model, cfg)
+    return _fit(model, prepared, cfg, folder, resume_from=None)
+
+
+def resume(path: str | Path, **overrides: Any) -> Run:
+    """Continue the run in folder ``path`` from its last checkpoint.
+
+    ``overrides`` may extend the budget (``epochs``, ``max_time``) or change ``progress``,
+    ``threads``; everything else comes from the run's config.json.
+    """
+    folder = run_folder(path)
+    allowed = {"epochs", "max_time", "progress", "threads"}
+    if set(overrides) - allowed:
+        raise ValueError(f"resume can change only {sorted(allowed)}; got {sorted(set(overrides) - allowed)}")
+    checkpoint = folder / CHECKPOINT
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{folder} has no checkpoint to resume from ({checkpoint} is missing)")
+    saved = read_json(folder / CONFIG)
+    cfg = TrainConfig(**{**saved["train"], **{k: v for k, v in overrides.items() if v is not None}})
+    from ..registry import get_model_class
+
+    torch.manual_seed(cfg.seed)
+    model = get_model_class(saved["model"]).from_config_dict(saved["model_config"])
+    prepared = prepare(cfg.data, binarize=cfg.binarize, levels=cfg.levels)
+    if _is_main_process():
+        write_json(folder / CONFIG, {**saved, "train": dataclasses.asdict(cfg)})
+    return _fit(model, prepared, cfg, folder, resume_from=checkpoint)
+
+
+# -- internals ----------------------------------------------------------------------------------
+def _is_main_process() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def _check_fits(model: Model, data: TrainingData) -> None:
+    shape, levels = tuple(model.config.shape), model.config.levels
+    if shape != data.shape or levels != data.levels:
+        raise ValueError(
+            f"the model was built for data of shape {shape} with {levels} levels, but {data.name!r} "
+            f"gives shape {data.shape} with {data.levels} levels; build the model with "
+            f"shape={data.shape}, levels={data.levels}"
+        )
+
+
+def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> Path:
+    """Create the run folder and its config.json (main process); workers get it from the env."""
+    if not _is_main_process():
+        return Path(os.environ[RUN_ENV])
+    folder = Path(out) if out else Path("runs") / f"{model.name}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (folder / CONFIG).exists():
+        raise FileExistsError(
+            f"{folder} already holds a run; resume it with `untaught train --resume {folder}` "
+            "or choose another --out"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / CONFIG, {**model_record(model), "train": dataclasses.asdict(cfg)})
+    return folder
+
+
+def _checkpoint_io() -> Any:
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    from ..io import atomic_write_bytes
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        """Checkpoints written through a rename (never half-written) and read without pickle."""
+
+        def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+            buffer = io.BytesIO()
+            torch.save(checkpoint, buffer)
+            atomic_write_bytes(path, buffer.getvalue())
+
+        def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
+    return AtomicCheckpointIO()
+
+
+def _callbacks(folder: Path) -> list[Any]:
+    import lightning as L
+
+    class EpochCheckpoint(L.Callback):
+        """Saves ``checkpoints/last.ckpt`` at the end of every training epoch."""
+
+        def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+            trainer.save_checkpoint(folder / CHECKPOINT)
+
+    class Throughput(L.Callback):
+        """Wall time and examples of training steps only (validation excluded)."""
+
+        def __init__(self) -> None:
+            self.seconds, self.examples, self._t0 = 0.0, 0, 0.0
+
+        def on_train_batch_start(self, trainer: L.Trainer, module: Any, batch: Any, idx: int) -> None:
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer: L.Trainer, module: Any, out: Any, batch: Any, idx: int) -> None:
+            self.seconds += time.perf_counter() - self._t0
+            self.examples += len(batch[0]) * trainer.world_size
+
+    return [EpochCheckpoint(), Throughput()]
+
+
+def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resume_from: Path | None) -> Run:
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    from .module import Trainee
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // cfg.devices))
+    os.environ[RUN_ENV] = str(folder)
+    module = Trainee(model, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed, grad_clip=cfg.grad_clip)
+    callbacks = _callbacks(folder)
+    max_epochs = cfg.epochs if cfg.epochs is not None else (-1 if cfg.max_time else 20)
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        max_epochs=max_epochs,
+        max_time={"minutes": cfg.max_time} if cfg.max_time else None,
+        logger=CSVLogger(save_dir=folder, name="log"),  # log/version_N/metrics.csv per session
+        callbacks=callbacks,
+        plugins=[_checkpoint_io()],
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        deterministic=False,
+    )
+    rank, world = trainer.global_rank, trainer.world_size
+    train_loader = loader(data, "train", batch_size=cfg.batch_size, seed=cfg.seed, rank=rank, world=world)
+    val_loader = loader(data, "val", batch_size=max(cfg.batch_size, 256), seed=cfg.seed, rank=rank, world=world)
+    started = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_from) if resume_from else None)
+    if not trainer.is_global_zero:
+        return Run(folder, {}, model)
+    model = module.model.eval()
+    save_model(model, folder)
+    throughput = callbacks[1]
+    metrics: dict[str, Any] = {
+        "epochs": trainer.current_epoch,
+        "steps": module.steps,
+        "fit_seconds": time.perf_counter() - started,
+        "train_step_seconds": throughput.seconds,
+        "train_images_per_second": throughput.examples / throughput.seconds if throughput.seconds else None,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "devices": world,
+        "threads": torch.get_num_threads(),
+        **evaluate_run(model, data.val, "val"),
+        **evaluate_run(model, data.test, "test"),
+    }
+    write_json(folder / METRICS, metrics)
+    if cfg.samples and "sample" in model.capabilities():
+        from ..viz import save_grid
+
+        samples = model.sample(cfg.samples, generator=torch.Generator().manual_seed(cfg.seed))
+        save_grid(samples.cpu(), model.config.levels, folder / "samples.png")
+    return Run(folder, metrics, model)
+
+
+def evaluate_run(model: Model, split: Split, prefix: str) -> dict[str, Any]:
+    """Density models: NLL and bits/dim of ``split``; others: their mean loss."""
+    if "log_prob" in model.capabilities():
+        from ..evaluation import evaluate_nll
+
+        return evaluate_nll(model, split).as_dict(prefix)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        losses = [model.loss(x.to(device), generator=torch.Generator().manual_seed(0)) for x in split.x.split(512)]
+    values = torch.stack([(v[0] if isinstance(v, tuple) else v).double() for v in losses])
+    sizes = torch.tensor([len(x) for x in split.x.split(512)], dtype=torch.float64)
+    return {f"{prefix}_loss": float((values * sizes).sum() / sizes.sum())}

@@ -1,0 +1,109 @@
+"""The one LightningModule that drives any untaught model through its protocol.
+
+It knows no model's quirks: a model with ``loss`` is trained by an optimizer; a model with
+``update`` (contrastive divergence, SOM, dictionary updates) is stepped by hand under ``no_grad``
+and given ``reduce`` to average its statistics across DDP ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+
+from ..models.base import Model
+from .data import step_seed
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class Trainee(L.LightningModule):
+    """Wraps ``model``; ``lr`` and ``weight_decay`` configure Adam unless the model has its own."""
+
+    def __init__(self, model: Model, *, lr: float, weight_decay: float, seed: int, grad_clip: float | None) -> None:
+        super().__init__()
+        self.model = model
+        self.lr, self.weight_decay, self.seed, self.grad_clip = lr, weight_decay, seed, grad_clip
+        caps = model.capabilities()
+        if "loss" not in caps and "update" not in caps:
+            raise TypeError(f"{type(model).__name__} has neither loss() nor update(): nothing to train")
+        self.by_update = "update" in caps
+        self.automatic_optimization = not self.by_update
+        self.steps = 0  # optimizer-independent step counter, saved in checkpoints
+        self._val: list[torch.Tensor] = []
+
+    # -- training -------------------------------------------------------------------------------
+    def _generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(step_seed(self.seed, self.steps, 2))
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
+        x, _ = batch
+        gen = self._generator()
+        if self.by_update:
+            with torch.no_grad():
+                metrics = self.model.update(x, step=self.steps, generator=gen, reduce=self._mean_across_ranks)
+            self.steps += 1
+            self._log_metrics(metrics, len(x))
+            return None
+        out = self.model.loss(x, generator=gen)
+        loss, metrics = out if isinstance(out, tuple) else (out, {})
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the training loss became {float(loss)} at step {self.steps} (epoch {self.current_epoch}); "
+                "training stopped and the last good checkpoint is kept. Try a lower --lr or --grad-clip."
+            )
+        self.steps += 1
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(x))
+        self._log_metrics(metrics, len(x))
+        return loss
+
+    def _log_metrics(self, metrics: dict[str, Any], n: int) -> None:
+        for key, value in metrics.items():
+            self.log(f"train/{key}", value, batch_size=n)
+
+    def _mean_across_ranks(self, value: torch.Tensor) -> torch.Tensor:
+        """Mean of ``value`` over DDP ranks (the identity in one process)."""
+        return self.trainer.strategy.reduce(value, reduce_op="mean")
+
+    def configure_optimizers(self) -> Any:
+        if self.by_update:
+            return None
+        return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    def configure_gradient_clipping(self, optimizer: Any, gradient_clip_val: Any = None,
+                                    gradient_clip_algorithm: Any = None) -> None:
+        if self.grad_clip:
+            self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+
+    # -- validation: summed over ranks, so the mean is over the whole split ---------------------
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, _ = batch
+        if "log_prob" in self.model.capabilities():
+            value = -self.model.log_prob(x).double().sum()
+        else:
+            out = self.model.loss(x, generator=torch.Generator().manual_seed(self.seed))
+            value = (out[0] if isinstance(out, tuple) else out).double() * len(x)
+        self._val.append(torch.stack([value, torch.tensor(float(len(x)), dtype=torch.float64)]))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        total = self.trainer.strategy.reduce(torch.stack(self._val).sum(0), reduce_op="sum")
+        self._val.clear()
+        mean = float(total[0] / total[1])
+        if "log_prob" in self.model.capabilities():
+            self.log("val/nll", mean, prog_bar=True)
+            self.log("val/bpd", mean / (self.model.config.dims * math.log(2)))
+        else:
+            self.log("val/loss", mean, prog_bar=True)
+
+    # -- checkpoint state -------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["untaught_steps"] = self.steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.steps = int(checkpoint.get("untaught_steps", 0))
