@@ -37,8 +37,13 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> Non
             group.add_argument(flag, dest=field.name, choices=typing.get_args(hint), default=default, help=help_text)
         elif typing.get_origin(hint) is tuple:
             default_text = ",".join(map(str, default))
-            group.add_argument(flag, dest=field.name, type=_tuple_of_ints, default=default,
-                               help=f"comma-separated, default: {default_text}")
+            group.add_argument(
+                flag,
+                dest=field.name,
+                type=_tuple_of_ints,
+                default=default,
+                help=f"comma-separated, default: {default_text}",
+            )
         else:
             kind = next((t for t in (int, float, str) if hint is t or t in typing.get_args(hint)), str)
             group.add_argument(flag, dest=field.name, type=kind, default=default, help=help_text)
@@ -65,14 +70,29 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         shape = "x".join(map(str, info.shape))
         offline = "yes" if info.offline(None) else "no"
         s = info.sizes
-        print(f"{name:<18} {shape:<12} {info.levels:>6} {s['train']:>7} {s['val']:>7} {s['test']:>7}  "
-              f"{offline:<7}  {info.description}")
+        print(
+            f"{name:<18} {shape:<12} {info.levels:>6} {s['train']:>7} {s['val']:>7} {s['test']:>7}  "
+            f"{offline:<7}  {info.description}"
+        )
     return 0
 
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("epochs", "max_time", "batch_size", "lr", "weight_decay", "grad_clip", "seed", "devices",
-            "strategy", "accelerator", "threads", "samples", "progress")
+    keys = (
+        "epochs",
+        "max_time",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "grad_clip",
+        "seed",
+        "devices",
+        "strategy",
+        "accelerator",
+        "threads",
+        "samples",
+        "progress",
+    )
     return {k: getattr(args, k) for k in keys}
 
 
@@ -81,8 +101,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.engine import _is_main_process
 
     if args.resume:
-        run = resume(args.resume, epochs=args.epochs, max_time=args.max_time, progress=args.progress,
-                     threads=args.threads)
+        run = resume(
+            args.resume, epochs=args.epochs, max_time=args.max_time, progress=args.progress, threads=args.threads
+        )
     else:
         import torch
 
@@ -90,12 +111,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         cls = get_model_class(args.model)
         data = prepare(args.data, binarize=args.binarize, levels=args.levels)
-        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls.Config)
-                  if f.name not in MODEL_FIELDS_FROM_DATA}
+        values = {
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(cls.Config)
+            if f.name not in MODEL_FIELDS_FROM_DATA
+        }
         torch.manual_seed(args.seed)
         model = cls(cls.Config(shape=data.shape, levels=data.levels, **values))
-        run = train(model, data, out=args.out, binarize=args.binarize, levels=args.levels,
-                    **_train_options(args))
+        run = train(model, data, out=args.out, binarize=args.binarize, levels=args.levels, **_train_options(args))
     if _is_main_process():
         _report(run.path, run.metrics)
     return 0
@@ -157,8 +180,11 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the registered models and their capabilities").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list datasets: shape, levels, sizes, offline").set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("train", help="train a model (or --resume a run)",
-                       description="Train MODEL on --data; `untaught train MODEL --help` lists MODEL's options.")
+    p = sub.add_parser(
+        "train",
+        help="train a model (or --resume a run)",
+        description="Train MODEL on --data; `untaught train MODEL --help` lists MODEL's options.",
+    )
     p.add_argument("model", nargs="?", help="registered model name (see `untaught models`)")
     p.add_argument("--data", default="digits", help="dataset name (see `untaught datasets`); default: digits")
     p.add_argument("--binarize", choices=["static", "dynamic"], help="binarise the data (2 levels)")

@@ -48,9 +48,7 @@ def evaluate_nll(model: torch.nn.Module, data: Split, batch_size: int = 512) -> 
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    values = torch.cat(
-        [model.log_prob(x.to(device)).double().cpu() for x in data.x.split(batch_size)]
-    )
+    values = torch.cat([model.log_prob(x.to(device)).double().cpu() for x in data.x.split(batch_size)])
     model.train(was_training)
     nll = -values
     if not torch.isfinite(nll).all():

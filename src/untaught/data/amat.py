@@ -40,14 +40,11 @@ def parse_amat(data: bytes, source: str = "<bytes>", width: int = 784) -> np.nda
     for i, line in enumerate(lines):
         tokens = line.split()
         if len(tokens) != width:
-            raise DatasetCorruptError(
-                f"{source}: line {i + 1} has {len(tokens)} values; expected {width}"
-            )
+            raise DatasetCorruptError(f"{source}: line {i + 1} has {len(tokens)} values; expected {width}")
         bad = sorted(set(tokens) - {b"0", b"1"})
         if bad:
             raise DatasetCorruptError(
-                f"{source}: line {i + 1} holds {bad[0].decode(errors='replace')!r}; "
-                "expected only 0 or 1"
+                f"{source}: line {i + 1} holds {bad[0].decode(errors='replace')!r}; expected only 0 or 1"
             )
         out[i] = np.frombuffer(b"".join(tokens), np.uint8) - np.uint8(ord("0"))
     return out
@@ -83,19 +80,14 @@ _NAME = "binarized-mnist"
 
 
 def _remotes() -> list[Remote]:
-    return [
-        Remote(BINARIZED_MNIST_URL + f, f"{_NAME}/{f}", digest)
-        for f, digest in BINARIZED_MNIST_FILES.values()
-    ]
+    return [Remote(BINARIZED_MNIST_URL + f, f"{_NAME}/{f}", digest) for f, digest in BINARIZED_MNIST_FILES.values()]
 
 
 def _load(split: str, root: str | None = None) -> Split:
     paths = dict(zip(BINARIZED_MNIST_FILES, fetch_all(_NAME, _remotes(), root), strict=True))
     values = read_amat(paths[split])
     if values.shape[0] != _SIZES[split]:
-        raise DatasetCorruptError(
-            f"{paths[split]}: expected {_SIZES[split]} lines; got {values.shape[0]}"
-        )
+        raise DatasetCorruptError(f"{paths[split]}: expected {_SIZES[split]} lines; got {values.shape[0]}")
     x = torch.from_numpy(values).reshape(-1, 1, 28, 28)
     return Split(x, torch.full((x.shape[0],), -1, dtype=torch.int64), levels=2)
 

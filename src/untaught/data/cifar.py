@@ -55,9 +55,7 @@ def read_cifar_tar(
                 if member.name in wanted and member.isfile():
                     f = tar.extractfile(member)
                     assert f is not None  # a regular file always has content
-                    found[wanted[member.name]] = parse_cifar_batch(
-                        f.read(), f"{path}:{member.name}"
-                    )
+                    found[wanted[member.name]] = parse_cifar_batch(f.read(), f"{path}:{member.name}")
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         raise DatasetCorruptError(
             f"{path}: cannot read the gzipped tar archive ({e}); the file is truncated or corrupt"

@@ -50,9 +50,7 @@ def hash_algorithm(digest: str) -> str:
     """'md5' for a 32-hex-digit digest, 'sha256' for a 64-hex-digit one."""
     algorithm = {32: "md5", 64: "sha256"}.get(len(digest))
     if algorithm is None or any(c not in "0123456789abcdefABCDEF" for c in digest):
-        raise ValueError(
-            f"digest must be an md5 (32 hex digits) or sha256 (64 hex digits); got {digest!r}"
-        )
+        raise ValueError(f"digest must be an md5 (32 hex digits) or sha256 (64 hex digits); got {digest!r}")
     return algorithm
 
 
@@ -70,9 +68,7 @@ def verify(path: Path, digest: str, what: str = "file") -> None:
     algorithm = hash_algorithm(digest)
     actual = file_hash(path, algorithm)
     if actual != digest.lower():
-        raise DatasetCorruptError(
-            f"{what} {path} has {algorithm} {actual}; expected {digest.lower()}"
-        )
+        raise DatasetCorruptError(f"{what} {path} has {algorithm} {actual}; expected {digest.lower()}")
 
 
 def is_cached(filename: str, root: str | None = None) -> bool:
@@ -134,9 +130,7 @@ def fetch(
                 with urlopen(url, timeout=TIMEOUT_S) as response:
                     shutil.copyfileobj(response, out, _CHUNK)
             except (OSError, HTTPException, ValueError) as e:
-                raise DatasetUnavailableError(
-                    _unavailable(dataset, remote, _reason(e), [remote], root)
-                ) from e
+                raise DatasetUnavailableError(_unavailable(dataset, remote, _reason(e), [remote], root)) from e
         verify(tmp, md5_or_sha256, what=f"downloaded {dataset!r} file (from {url})")
         os.replace(tmp, dest)
     finally:

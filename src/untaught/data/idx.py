@@ -37,9 +37,7 @@ def read_payload(path: str | os.PathLike[str]) -> bytes:
         with gzip.open(path, "rb") as f:
             return f.read()
     except (EOFError, OSError, zlib.error) as e:
-        raise DatasetCorruptError(
-            f"{path}: cannot decompress gzip data ({e}); the file is truncated or corrupt"
-        ) from e
+        raise DatasetCorruptError(f"{path}: cannot decompress gzip data ({e}); the file is truncated or corrupt") from e
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -58,24 +56,19 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     code, ndim = data[2], data[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02x}" for c in _IDX_DTYPES)
-        raise DatasetCorruptError(
-            f"{source}: IDX type code must be one of {known}; got 0x{code:02x}"
-        )
+        raise DatasetCorruptError(f"{source}: IDX type code must be one of {known}; got 0x{code:02x}")
     if ndim == 0:
         raise DatasetCorruptError(f"{source}: IDX number of dims must be >= 1; got 0")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DatasetCorruptError(
-            f"{source}: truncated IDX header: {ndim} dims need {header} bytes; got {len(data)}"
-        )
+        raise DatasetCorruptError(f"{source}: truncated IDX header: {ndim} dims need {header} bytes; got {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = np.dtype(_IDX_DTYPES[code])
     expected = header + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "trailing bytes after the data"
         raise DatasetCorruptError(
-            f"{source}: {what}: IDX dims {dims} of {dtype.name} need {expected} bytes; "
-            f"got {len(data)}"
+            f"{source}: {what}: IDX dims {dims} of {dtype.name} need {expected} bytes; got {len(data)}"
         )
     values = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
     return values.astype(dtype.newbyteorder("="))  # a writable native-endian copy
@@ -88,9 +81,7 @@ def read_idx(path: str | os.PathLike[str], sha256: str | None = None) -> np.ndar
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
-            raise DatasetCorruptError(
-                f"{path}: decompressed IDX data has sha256 {actual}; expected {sha256}"
-            )
+            raise DatasetCorruptError(f"{path}: decompressed IDX data has sha256 {actual}; expected {sha256}")
     return parse_idx(data, str(path))
 
 
@@ -122,18 +113,10 @@ FASHION_MD5 = {
 # copies (computed from Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1; they match
 # independently published hashes of the official files).
 FASHION_SHA256 = {
-    "train-images-idx3-ubyte.gz": (
-        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
-    ),
-    "train-labels-idx1-ubyte.gz": (
-        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
-    ),
-    "t10k-images-idx3-ubyte.gz": (
-        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
-    ),
-    "t10k-labels-idx1-ubyte.gz": (
-        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
-    ),
+    "train-images-idx3-ubyte.gz": ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    "train-labels-idx1-ubyte.gz": ("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    "t10k-images-idx3-ubyte.gz": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    "t10k-labels-idx1-ubyte.gz": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
 }
 # Installed by Debian's package dataset-fashion-mnist.
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -165,9 +148,7 @@ def _offline(name: str, root: str | None) -> bool:
 
 def _check(array: np.ndarray, shape: tuple[int, ...], path: Path) -> None:
     if array.dtype != np.uint8 or array.shape != shape:
-        raise DatasetCorruptError(
-            f"{path}: expected uint8 {shape}; got {array.dtype} {array.shape}"
-        )
+        raise DatasetCorruptError(f"{path}: expected uint8 {shape}; got {array.dtype} {array.shape}")
 
 
 @functools.lru_cache(maxsize=4)

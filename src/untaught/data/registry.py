@@ -25,13 +25,9 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.x.dtype != torch.uint8 or self.x.dim() != 4:
-            raise ValueError(
-                f"Split.x must be uint8 [N, C, H, W]; got {self.x.dtype} {tuple(self.x.shape)}"
-            )
+            raise ValueError(f"Split.x must be uint8 [N, C, H, W]; got {self.x.dtype} {tuple(self.x.shape)}")
         if self.y.shape != (self.x.shape[0],):
-            raise ValueError(
-                f"Split.y must have shape ({self.x.shape[0]},); got {tuple(self.y.shape)}"
-            )
+            raise ValueError(f"Split.y must have shape ({self.x.shape[0]},); got {tuple(self.y.shape)}")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -79,9 +75,7 @@ def get_info(name: str) -> DatasetInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(
-            f"unknown dataset {name!r}; expected one of: {', '.join(dataset_names())}"
-        ) from None
+        raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(dataset_names())}") from None
 
 
 def load_split(name: str, split: str, root: str | None = None) -> Split:

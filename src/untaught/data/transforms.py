@@ -17,9 +17,7 @@ def _check(x: torch.Tensor, levels: int, fn: str) -> None:
         raise TypeError(f"{fn}: x must be a torch.uint8 tensor; got {given}")
     _check_levels(levels, "levels", fn, low=2, high=256)
     if x.numel() and int(x.max()) >= levels:
-        raise ValueError(
-            f"{fn}: x must lie in [0, {levels - 1}] for levels={levels}; got max {int(x.max())}"
-        )
+        raise ValueError(f"{fn}: x must lie in [0, {levels - 1}] for levels={levels}; got max {int(x.max())}")
 
 
 def _check_levels(value: int, name: str, fn: str, low: int, high: int) -> None:
@@ -37,9 +35,7 @@ def binarize_static(x: torch.Tensor, levels: int) -> torch.Tensor:
     return (2 * x.to(torch.int32) >= levels).to(torch.uint8)
 
 
-def binarize_dynamic(
-    x: torch.Tensor, levels: int, generator: torch.Generator | None
-) -> torch.Tensor:
+def binarize_dynamic(x: torch.Tensor, levels: int, generator: torch.Generator | None) -> torch.Tensor:
     """Stochastic binarisation: each pixel is 1 with probability ``p = x / (levels - 1)``.
 
     x: uint8 in [0, levels). Draws use ``generator`` (None: torch's global generator), so a

@@ -108,14 +108,11 @@ class Model(nn.Module):
             )
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
             raise TypeError(
-                f"{name} must hold integer levels (uint8 or int64) in [0, {self.config.levels}); "
-                f"got dtype {x.dtype}"
+                f"{name} must hold integer levels (uint8 or int64) in [0, {self.config.levels}); got dtype {x.dtype}"
             )
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.config.levels):
             kind = "binary data (0 or 1)" if self.config.levels == 2 else f"levels in [0, {self.config.levels})"
-            raise ValueError(
-                f"{name} must hold {kind}; got values in [{int(x.min())}, {int(x.max())}]"
-            )
+            raise ValueError(f"{name} must hold {kind}; got values in [{int(x.min())}, {int(x.max())}]")
         return x
 
     # -- persistence ----------------------------------------------------------------------------

@@ -73,8 +73,7 @@ def prepare(
         for s in ("val", "test"):
             splits[s] = Split(binarize_dynamic(splits[s].x, source, fixed), splits[s].y, 2)
     out_levels = 2 if binarize else source
-    return TrainingData(name, splits["train"], splits["val"], splits["test"], out_levels,
-                        dynamic=binarize == "dynamic")
+    return TrainingData(name, splits["train"], splits["val"], splits["test"], out_levels, dynamic=binarize == "dynamic")
 
 
 def step_seed(seed: int, *keys: int) -> int:

@@ -149,8 +149,7 @@ def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> P
     folder = Path(out) if out else Path("runs") / f"{model.name}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (folder / CONFIG).exists():
         raise FileExistsError(
-            f"{folder} already holds a run; resume it with `untaught train --resume {folder}` "
-            "or choose another --out"
+            f"{folder} already holds a run; resume it with `untaught train --resume {folder}` or choose another --out"
         )
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / CONFIG, {**model_record(model), "train": dataclasses.asdict(cfg)})

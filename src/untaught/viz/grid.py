@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 
-def image_grid(x: torch.Tensor, levels: int, *, nrow: int | None = None, min_tile: int = 32,
-               pad: int = 1) -> np.ndarray:
+def image_grid(
+    x: torch.Tensor, levels: int, *, nrow: int | None = None, min_tile: int = 32, pad: int = 1
+) -> np.ndarray:
     """Tile images ``x`` [N, C, H, W] with integer levels in [0, levels) into one uint8 picture.
 
     Returns [rows, cols] (C = 1) or [rows, cols, 3]; each tile is enlarged by an integer factor

@@ -17,6 +17,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -57,9 +58,7 @@ class MADEConfig(ModelConfig):
         if self.order not in ("natural", "random"):
             raise ValueError(f"order must be 'natural' or 'random'; got {self.order!r}")
         if self.num_masks < 1 or self.ensemble < 1:
-            raise ValueError(
-                f"num_masks and ensemble must be >= 1; got {self.num_masks} and {self.ensemble}"
-            )
+            raise ValueError(f"num_masks and ensemble must be >= 1; got {self.num_masks} and {self.ensemble}")
         if self.levels < 2:
             raise ValueError(f"levels must be >= 2; got {self.levels}")
 
@@ -80,7 +79,7 @@ class MADE(Model):
         super().__init__(config)
         d, k = config.dims, self.outputs_per_dim
         sizes = (d, *config.hidden)
-        self.hidden = nn.ModuleList(MaskedLinear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.hidden = nn.ModuleList(MaskedLinear(a, b) for a, b in itertools.pairwise(sizes))
         self.out = MaskedLinear(sizes[-1], d * k)
         self.direct = MaskedLinear(d, d * k, bias=False) if config.direct else None
         self._masks: dict[tuple[int, torch.device, torch.dtype], list[torch.Tensor]] = {}
@@ -128,16 +127,18 @@ class MADE(Model):
         return self._masks[key]
 
     # -- network ------------------------------------------------------------------------------
-    def logits(self, x: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
-        """Output logits for checked data x [B, C, H, W]: [B, D] (binary) or [B, D, levels]."""
-        h0 = x.flatten(1).to(self.out.weight.dtype) / (self.config.levels - 1)
+    def forward(self, h0: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
+        """The masked network on float inputs h0 [B, D]: logits [B, D * outputs_per_dim]."""
         masks = self.masks(mask_index, h0.device, h0.dtype)
         h = h0
-        for layer, mask in zip(self.hidden, masks):
+        for layer, mask in zip(self.hidden, masks[: len(self.hidden)], strict=True):
             h = F.relu(layer(h, mask))
         out = self.out(h, masks[-2])
-        if self.direct is not None:
-            out = out + self.direct(h0, masks[-1])
+        return out if self.direct is None else out + self.direct(h0, masks[-1])
+
+    def logits(self, x: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
+        """Logits for integer data x [B, C, H, W]: [B, D] (binary) or [B, D, levels]."""
+        out = self(x.flatten(1).to(self.out.weight.dtype) / (self.config.levels - 1), mask_index)
         return out if self.outputs_per_dim == 1 else out.view(x.shape[0], self.config.dims, self.outputs_per_dim)
 
     def _log_prob_one_mask(self, x: torch.Tensor, mask_index: int) -> torch.Tensor:
@@ -169,9 +170,7 @@ class MADE(Model):
         return torch.logsumexp(per_mask, 0) - math.log(k)
 
     @torch.no_grad()
-    def sample(
-        self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def sample(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` samples, uint8 [n, C, H, W]; each from one mask of the ensemble (a mixture).
 
         ``temperature`` divides the logits (1 = the model; < 1 sharper). Takes D forward passes.
