@@ -7,8 +7,7 @@ from urllib.error import URLError
 
 import pytest
 
-from untaught.data import DatasetCorruptError, DatasetUnavailableError, load_split
-from untaught.data import download
+from untaught.data import DatasetCorruptError, DatasetUnavailableError, download, load_split
 from untaught.data.download import Remote, cache_dir, fetch, fetch_all, hash_algorithm
 
 PAYLOAD = b"some dataset bytes\n" * 1000
@@ -38,7 +37,7 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
     assert cache_dir(None) == tmp_path / "home" / ".cache" / "untaught"
 
 
-@pytest.mark.parametrize("digest", [MD5, SHA256])
+@pytest.mark.parametrize("digest", [MD5, SHA256], ids=["md5", "sha256"])
 def test_fetch_downloads_verifies_and_then_uses_the_cache(source, tmp_path, digest):
     root = tmp_path / "cache"
     path = fetch(source, "toy/data.bin", digest, str(root), dataset="toy")
@@ -120,7 +119,7 @@ def test_fetch_all_stops_at_the_first_failure_and_lists_every_missing_file(monke
 
 def test_hash_algorithm_validates_the_digest():
     assert hash_algorithm(MD5) == "md5" and hash_algorithm(SHA256) == "sha256"
-    with pytest.raises(ValueError, match="md5 .32 hex digits. or sha256"):
+    with pytest.raises(ValueError, match=r"md5 \(32 hex digits\) or sha256"):
         hash_algorithm("abc")
 
 

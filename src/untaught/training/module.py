@@ -53,7 +53,7 @@ class Trainee(L.LightningModule):
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
-                f"the training loss became {float(loss)} at step {self.steps} (epoch {self.current_epoch}); "
+                f"the training loss became {loss.item()} at step {self.steps} (epoch {self.current_epoch}); "
                 "training stopped and the last good checkpoint is kept. Try a lower --lr or --grad-clip."
             )
         self.steps += 1
@@ -97,10 +97,10 @@ class Trainee(L.LightningModule):
         self._val.clear()
         mean = float(total[0] / total[1])
         if "log_prob" in self.model.capabilities():
-            self.log("val/nll", mean, prog_bar=True)
-            self.log("val/bpd", mean / (self.model.config.dims * math.log(2)))
+            self.log("val/nll", mean, prog_bar=True, sync_dist=True)
+            self.log("val/bpd", mean / (self.model.config.dims * math.log(2)), sync_dist=True)
         else:
-            self.log("val/loss", mean, prog_bar=True)
+            self.log("val/loss", mean, prog_bar=True, sync_dist=True)
 
     # -- checkpoint state -------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

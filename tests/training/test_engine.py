@@ -1,0 +1,157 @@
+"""The engine: run folders, exact resume (also after a kill), NaN handling, DDP equals one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import untaught
+from untaught.models import MADE, MADEConfig
+from untaught.training import resume
+
+SMALL = dict(hidden=(32,), num_masks=2, order_agnostic=True, ensemble=2)
+QUIET = dict(progress=False, threads=1, samples=4)
+
+
+def small_made() -> MADE:
+    torch.manual_seed(0)
+    return MADE(MADEConfig(shape=(1, 8, 8), levels=17, **SMALL))
+
+
+def untaught_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "untaught", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_train_writes_a_complete_run_folder(run_dir):
+    run = untaught.train(small_made(), "digits", out=run_dir, epochs=2, **QUIET)
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.json", "samples.png", "checkpoints", "log"} <= names
+    assert not [p for p in run_dir.rglob("*.tmp")], "no temporary files are left behind"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_nll_kind"] == "exact" and metrics["steps"] == 2 * (1257 // 64)
+    # two epochs already beat the uniform model's 64 * log(17) nats
+    assert metrics["test_nll_nats"] < 64 * torch.log(torch.tensor(17.0)).item() - 20
+    assert run.metrics == metrics
+    loaded = MADE.from_pretrained(run_dir)
+    x = untaught.data.load_split("digits", "test").x[:32]
+    assert torch.equal(loaded.log_prob(x), run.model.eval().log_prob(x))
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    whole = untaught.train(small_made(), "digits", out=tmp_path / "whole", epochs=3, **QUIET)
+    untaught.train(small_made(), "digits", out=tmp_path / "parts", epochs=1, **QUIET)
+    resumed = resume(tmp_path / "parts", epochs=3, progress=False)
+    assert resumed.metrics["steps"] == whole.metrics["steps"]
+    assert resumed.metrics["test_nll_nats"] == whole.metrics["test_nll_nats"]
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    """SIGKILL a CLI run after its first checkpoint; resuming it ends where an unbroken run ends."""
+    args = [
+        "train",
+        "made",
+        "--data",
+        "digits",
+        "--hidden",
+        "256,256",
+        "--epochs",
+        "4",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--samples",
+        "0",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "untaught", *args, "--out", str(tmp_path / "killed")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists() and not (tmp_path / "killed" / "model.safetensors").exists()
+    done = untaught_cli("train", "--resume", str(tmp_path / "killed"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    whole = untaught_cli(*args, "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+    killed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    unbroken = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert killed["steps"] == unbroken["steps"] == 4 * (1257 // 64)
+    assert killed["test_nll_nats"] == unbroken["test_nll_nats"]
+
+
+class NaNAfter(MADE):
+    """A MADE whose loss turns NaN at a given step, to test that training stops cleanly."""
+
+    calls = 0
+
+    def loss(self, x, *, generator=None):
+        loss, metrics = super().loss(x, generator=generator)
+        NaNAfter.calls += 1
+        return (loss * float("nan") if NaNAfter.calls > 25 else loss), metrics
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_dir):
+    model = NaNAfter(MADEConfig(shape=(1, 8, 8), levels=17, hidden=(16,)))
+    with pytest.raises(FloatingPointError, match=r"loss became nan at step 25 \(epoch 1\).*last good checkpoint"):
+        untaught.train(model, "digits", out=run_dir, epochs=3, **QUIET)
+    assert not (run_dir / "model.safetensors").exists()
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["untaught_steps"] == 1257 // 64  # saved after epoch 0, before the NaN
+    assert all(torch.isfinite(v).all() for v in state["state_dict"].values())
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'nope'; expected one of: .*digits"):
+        untaught.train(small_made(), "nope", out=tmp_path / "a")
+    with pytest.raises(
+        ValueError, match=r"shape \(1, 8, 8\) with 17 levels, but 'digits' gives shape \(1, 8, 8\) with 2"
+    ):
+        untaught.train(small_made(), "digits", binarize="static", out=tmp_path / "b")
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got 0"):
+        untaught.train(small_made(), "digits", batch_size=0, out=tmp_path / "c")
+    untaught.train(small_made(), "digits", out=tmp_path / "d", epochs=1, **QUIET)
+    with pytest.raises(FileExistsError, match="already holds a run; resume it"):
+        untaught.train(small_made(), "digits", out=tmp_path / "d", epochs=1, **QUIET)
+
+
+def test_ddp_two_processes_match_one_process(tmp_path):
+    """Two CPU processes split each global batch, so DDP follows the single-process run."""
+    common = [
+        "train",
+        "made",
+        "--data",
+        "digits",
+        "--hidden",
+        "32",
+        "--epochs",
+        "2",
+        "--no-progress",
+        "--samples",
+        "0",
+        "--threads",
+        "1",
+        "--accelerator",
+        "cpu",
+    ]
+    ddp = untaught_cli(*common, "--devices", "2", "--strategy", "ddp", "--out", str(tmp_path / "ddp"))
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    single = untaught_cli(*common, "--out", str(tmp_path / "one"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    a = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    assert a["devices"] == 2 and a["steps"] == b["steps"]
+    assert a["test_nll_nats"] == pytest.approx(b["test_nll_nats"], rel=1e-4)
