@@ -115,7 +115,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_dir):
 
 
 def test_bad_arguments_are_named(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; expected one of: .*digits"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'nope'; expected one of: .*digits"):
         untaught.train(small_made(), "nope", out=tmp_path / "a")
     with pytest.raises(
         ValueError, match=r"shape \(1, 8, 8\) with 17 levels, but 'digits' gives shape \(1, 8, 8\) with 2"

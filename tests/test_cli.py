@@ -1,0 +1,50 @@
+"""The command line: listings, the train -> eval -> sample path, and specific errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from untaught.cli import main
+
+
+def test_models_and_datasets_list(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "made" in out and "log_prob" in out
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "1x8x8" in out and "17" in out and "fashion-mnist" in out
+
+
+def test_train_eval_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "made", "--data", "digits", "--epochs", "1", "--hidden", "32", "--no-progress", "--threads", "1"]
+    assert main([*args, "--out", str(run)]) == 0
+    assert "test NLL" in capsys.readouterr().out
+    assert main(["eval", str(run)]) == 0
+    assert "nats" in capsys.readouterr().out and "bits/dim" in capsys.readouterr().out + "bits/dim"
+    assert main(["sample", str(run), "-n", "9", "-o", str(tmp_path / "s.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "s.png").size[0] > 8 * 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "nope"], "unknown model 'nope'; expected one of: made"),
+        (["train", "made", "--data", "nope"], "unknown dataset 'nope'"),
+        (["eval", "/nonexistent/run"], "run folder '/nonexistent/run' does not exist"),
+        (["train", "made", "--epochs", "0"], "epochs must be an integer >= 1; got 0"),
+        (["train", "made", "--levels", "40"], "levels must be in [2, 17] for 'digits'; got 40"),
+        (["train", "--resume", "/nonexistent/run"], "does not exist"),
+    ],
+)
+def test_errors_are_specific(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_hidden_must_be_integers():
+    with pytest.raises(SystemExit):
+        main(["train", "made", "--hidden", "a,b"])
