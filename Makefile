@@ -18,7 +18,7 @@ setup: $(BIN)/untaught
 
 demo: setup
 	$(BIN)/untaught train made --data digits --hidden 1000 --num-masks 8 --order-agnostic --ensemble 8 \
-		--epochs 200 --max-time 1.5 --batch-size 64 --lr 1e-3 --no-progress --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+		--epochs 300 --patience 30 --max-time 1.5 --lr 2e-3 --no-progress --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: setup
 	$(BIN)/ruff check src tests bench

@@ -78,22 +78,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
-    keys = (
-        "epochs",
-        "max_time",
-        "batch_size",
-        "lr",
-        "weight_decay",
-        "grad_clip",
-        "seed",
-        "devices",
-        "strategy",
-        "accelerator",
-        "threads",
-        "samples",
-        "progress",
-    )
-    return {k: getattr(args, k) for k in keys}
+    """The TrainConfig fields given on the command line (data options are passed separately)."""
+    from .training import TrainConfig
+
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in ("data", "binarize", "levels")
+    }
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -202,6 +194,13 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads per process (default: cores / devices)")
     p.add_argument("--samples", type=int, default=64, help="samples drawn into samples.png (default 64)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    p.add_argument(
+        "--select",
+        choices=["best", "last"],
+        default="best",
+        help="keep the weights of the best validation epoch (default) or the last",
+    )
+    p.add_argument("--patience", type=int, help="stop after this many epochs without validation improvement")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     if model_name:

@@ -76,6 +76,6 @@ def describe_metrics(metrics: dict) -> list[str]:
         lines.append(
             f"trained {metrics['epochs']} epochs ({metrics['steps']} steps) in {metrics['fit_seconds']:.1f} s, "
             f"{metrics['train_images_per_second']:.0f} images/s on {metrics['devices']} process(es) x "
-            f"{metrics['threads']} thread(s)"
+            f"{metrics['threads']} thread(s); weights kept: {metrics.get('selected', 'last')}"
         )
     return lines

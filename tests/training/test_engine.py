@@ -155,3 +155,18 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     b = json.loads((tmp_path / "one" / "metrics.json").read_text())
     assert a["devices"] == 2 and a["steps"] == b["steps"]
     assert a["test_nll_nats"] == pytest.approx(b["test_nll_nats"], rel=1e-4)
+
+
+def test_best_validation_epoch_is_kept_and_patience_stops(run_dir):
+    import csv
+
+    torch.manual_seed(0)
+    model = MADE(MADEConfig(shape=(1, 8, 8), levels=17, hidden=(256,)))
+    run = untaught.train(model, "digits", out=run_dir, epochs=60, lr=5e-3, patience=3, **QUIET)
+    rows = [r for r in csv.DictReader(open(run_dir / "log" / "version_0" / "metrics.csv")) if r.get("val/nll")]
+    val = [float(r["val/nll"]) for r in rows]
+    best = min(range(len(val)), key=val.__getitem__)
+    assert len(val) < 60, "patience should stop this over-fitting run early"
+    assert len(val) == best + 1 + 3
+    assert run.metrics["selected"].startswith(f"epoch {best} ")
+    assert run.metrics["val_nll_nats"] == pytest.approx(val[best], rel=1e-5)

@@ -27,6 +27,7 @@ from .data import TrainingData, loader, prepare
 
 RUN_ENV = "UNTAUGHT_RUN_DIR"  # hands the run folder to DDP worker processes
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
+BEST = Path("checkpoints") / "best.safetensors"
 
 
 @dataclass
@@ -34,7 +35,9 @@ class TrainConfig:
     """How to train; saved in config.json so that ``resume`` can continue the same run.
 
     ``epochs`` and ``max_time`` (minutes) bound the whole run, resumed parts included; with
-    neither, 20 epochs. ``batch_size`` is global (split across ``devices``).
+    neither, 20 epochs. ``batch_size`` is global (split across ``devices``). ``select`` = 'best'
+    keeps the weights of the epoch with the lowest validation NLL (or loss), 'last' the final
+    ones; ``patience`` stops after that many epochs without improvement.
     """
 
     data: str = "digits"
@@ -53,6 +56,8 @@ class TrainConfig:
     threads: int | None = None
     samples: int = 64
     progress: bool = True
+    select: str = "best"
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -63,6 +68,8 @@ class TrainConfig:
             ("devices", self.devices >= 1, "an integer >= 1"),
             ("threads", self.threads is None or self.threads >= 1, "an integer >= 1"),
             ("samples", self.samples >= 0, "an integer >= 0"),
+            ("select", self.select in ("best", "last"), "'best' (lowest validation loss) or 'last'"),
+            ("patience", self.patience is None or self.patience >= 1, "an integer >= 1 (epochs)"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -175,14 +182,40 @@ def _checkpoint_io() -> Any:
     return AtomicCheckpointIO()
 
 
-def _callbacks(folder: Path) -> list[Any]:
+def _callbacks(folder: Path, monitor: str, patience: int | None) -> list[Any]:
     import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
 
     class EpochCheckpoint(L.Callback):
         """Saves ``checkpoints/last.ckpt`` at the end of every training epoch."""
 
         def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
             trainer.save_checkpoint(folder / CHECKPOINT)
+
+    class BestWeights(L.Callback):
+        """Keeps the weights of the epoch with the lowest ``monitor`` in ``checkpoints/best.safetensors``."""
+
+        def __init__(self) -> None:
+            self.best, self.epoch = float("inf"), -1
+
+        def on_validation_end(self, trainer: L.Trainer, module: Any) -> None:
+            value = trainer.callback_metrics.get(monitor)
+            if trainer.sanity_checking or value is None or not float(value) < self.best:
+                return
+            self.best, self.epoch = float(value), trainer.current_epoch
+            if trainer.is_global_zero:
+                from safetensors.torch import save
+
+                from ..io import atomic_write_bytes
+
+                state = {k: v.detach().cpu().contiguous() for k, v in module.model.state_dict().items()}
+                atomic_write_bytes(folder / BEST, save(state))
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"best": self.best, "epoch": self.epoch}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.best, self.epoch = state["best"], state["epoch"]
 
     class Throughput(L.Callback):
         """Wall time and examples of training steps only (validation excluded)."""
@@ -197,7 +230,10 @@ def _callbacks(folder: Path) -> list[Any]:
             self.seconds += time.perf_counter() - self._t0
             self.examples += len(batch[0]) * trainer.world_size
 
-    return [EpochCheckpoint(), Throughput()]
+    callbacks = [Throughput(), BestWeights(), EpochCheckpoint()]
+    if patience:
+        callbacks.append(EarlyStopping(monitor=monitor, patience=patience, mode="min", check_on_train_epoch_end=False))
+    return callbacks
 
 
 def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resume_from: Path | None) -> Run:
@@ -212,7 +248,8 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // cfg.devices))
     os.environ[RUN_ENV] = str(folder)
     module = Trainee(model, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed, grad_clip=cfg.grad_clip)
-    callbacks = _callbacks(folder)
+    monitor = "val/nll" if "log_prob" in model.capabilities() else "val/loss"
+    callbacks = _callbacks(folder, monitor, cfg.patience)
     max_epochs = cfg.epochs if cfg.epochs is not None else (-1 if cfg.max_time else 20)
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
@@ -239,10 +276,15 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
     if not trainer.is_global_zero:
         return Run(folder, {}, model)
     model = module.model.eval()
+    throughput, best = callbacks[0], callbacks[1]
+    if cfg.select == "best" and (folder / BEST).is_file():
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(folder / BEST, device=str(next(model.parameters()).device)))
     save_model(model, folder)
-    throughput = callbacks[1]
     metrics: dict[str, Any] = {
         "epochs": trainer.current_epoch,
+        "selected": f"epoch {best.epoch} (lowest {monitor})" if cfg.select == "best" and best.epoch >= 0 else "last",
         "steps": module.steps,
         "fit_seconds": time.perf_counter() - started,
         "train_step_seconds": throughput.seconds,
