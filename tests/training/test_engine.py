@@ -163,7 +163,8 @@ def test_best_validation_epoch_is_kept_and_patience_stops(run_dir):
     torch.manual_seed(0)
     model = MADE(MADEConfig(shape=(1, 8, 8), levels=17, hidden=(256,)))
     run = untaught.train(model, "digits", out=run_dir, epochs=60, lr=5e-3, patience=3, **QUIET)
-    rows = [r for r in csv.DictReader(open(run_dir / "log" / "version_0" / "metrics.csv")) if r.get("val/nll")]
+    with open(run_dir / "log" / "version_0" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/nll")]
     val = [float(r["val/nll"]) for r in rows]
     best = min(range(len(val)), key=val.__getitem__)
     assert len(val) < 60, "patience should stop this over-fitting run early"
