@@ -13,12 +13,23 @@ from typing import Any
 
 MODEL_FIELDS_FROM_DATA = ("shape", "levels")
 
+# Modules that add subcommands (embed, probe, inpaint, compress, ...): each defines
+# ``add_commands(sub)`` and imports its heavy dependencies inside the command functions.
+COMMAND_MODULES: tuple[str, ...] = ()
 
-def _tuple_of_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 500,500; got {text!r}") from None
+
+def _tuple_of(kind: type) -> Any:
+    """An argparse type for comma-separated values of ``kind``, e.g. 500,500."""
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__} values such as 500,500; got {text!r}"
+            ) from None
+
+    return parse
 
 
 def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> None:
@@ -40,7 +51,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> Non
             group.add_argument(
                 flag,
                 dest=field.name,
-                type=_tuple_of_ints,
+                type=_tuple_of(typing.get_args(hint)[0]),
                 default=default,
                 help=f"comma-separated, default: {default_text}",
             )
@@ -70,8 +81,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         shape = "x".join(map(str, info.shape))
         offline = "yes" if info.offline(None) else "no"
         s = info.sizes
+        levels = info.levels or "cont."
         print(
-            f"{name:<18} {shape:<12} {info.levels:>6} {s['train']:>7} {s['val']:>7} {s['test']:>7}  "
+            f"{name:<18} {shape:<12} {levels:>6} {s['train']:>7} {s['val']:>7} {s['test']:>7}  "
             f"{offline:<7}  {info.description}"
         )
     return 0
@@ -208,6 +220,11 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
 
         add_config_options(p, get_model_class(model_name).Config)
     p.set_defaults(func=cmd_train)
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
 
     p = sub.add_parser("eval", help="test NLL (nats) and bits/dim of a run")
     p.add_argument("run", help="run folder")

@@ -48,7 +48,13 @@ def evaluate_nll(model: torch.nn.Module, data: Split, batch_size: int = 512) -> 
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    values = torch.cat([model.log_prob(x.to(device)).double().cpu() for x in data.x.split(batch_size)])
+    chunks = zip(data.x.split(batch_size), data.y.split(batch_size), strict=True)
+    values = torch.cat(
+        [
+            model.log_prob(x.to(device), **model.condition_for("log_prob", y.to(device))).double().cpu()
+            for x, y in chunks
+        ]
+    )
     model.train(was_training)
     nll = -values
     if not torch.isfinite(nll).all():

@@ -1,12 +1,15 @@
 """Dataset registry: every dataset states its shape, its number of discrete levels and its splits.
 
-A split is held in memory as integer pixel values, ``x: uint8 Tensor[N, C, H, W]`` in
-``[0, levels - 1]`` and labels ``y: int64 Tensor[N]``; models turn levels into floats themselves, so
-that likelihoods and bits/dim are always counted over the dataset's discrete levels.
+A split is held in memory. Discrete data (images) are integer levels, ``x: uint8 Tensor[N, C, H, W]``
+in ``[0, levels - 1]``; models turn levels into floats themselves, so that likelihoods and bits/dim
+are always counted over the dataset's discrete levels. Continuous data (2-D toy densities, tabular
+sets) have ``levels = None`` and ``x: float32 Tensor[N, *shape]``. Labels are ``y: int64 Tensor[N]``
+(-1 where there are none).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,14 +20,20 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a dataset: ``x`` uint8 [N, C, H, W] in [0, levels), ``y`` int64 [N]."""
+    """One split: ``x`` uint8 [N, C, H, W] in [0, levels) (or float32 [N, *shape] if ``levels`` is
+    None), ``y`` int64 [N]."""
 
     x: torch.Tensor
     y: torch.Tensor
-    levels: int
+    levels: int | None
 
     def __post_init__(self) -> None:
-        if self.x.dtype != torch.uint8 or self.x.dim() != 4:
+        if self.levels is None:
+            if self.x.dtype != torch.float32 or self.x.dim() < 2:
+                raise ValueError(
+                    f"continuous Split.x must be float32 [N, ...]; got {self.x.dtype} {tuple(self.x.shape)}"
+                )
+        elif self.x.dtype != torch.uint8 or self.x.dim() != 4:
             raise ValueError(f"Split.x must be uint8 [N, C, H, W]; got {self.x.dtype} {tuple(self.x.shape)}")
         if self.y.shape != (self.x.shape[0],):
             raise ValueError(f"Split.y must have shape ({self.x.shape[0]},); got {tuple(self.y.shape)}")
@@ -43,8 +52,8 @@ class DatasetInfo:
 
     name: str
     description: str
-    shape: tuple[int, int, int]
-    levels: int
+    shape: tuple[int, ...]
+    levels: int | None
     sizes: dict[str, int]
     loader: Callable[[str, str | None], Split] = field(repr=False)
     offline: Callable[[str | None], bool] = field(repr=False)
@@ -52,8 +61,7 @@ class DatasetInfo:
     @property
     def dims(self) -> int:
         """Number of dimensions of one example (C * H * W)."""
-        c, h, w = self.shape
-        return c * h * w
+        return math.prod(self.shape)
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}

@@ -20,12 +20,16 @@ codec          ``compress(x)`` -> bytes, ``decompress(b)``    learned compressio
 =============  =============================================  ==========================================
 
 Data enter a model as the dataset gives them: integer levels ``uint8 [B, C, H, W]`` in
-``[0, levels)``; the model turns them into whatever it needs.
+``[0, levels)``, or ``float32 [B, *shape]`` for continuous data (``levels`` None); the model turns
+them into whatever it needs. Models that use labels (class-conditional ones) take a keyword
+``condition`` in ``loss`` / ``log_prob`` / ``update``; the engine then passes the batch's labels.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import math
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -42,13 +46,12 @@ CAPABILITIES = ("loss", "update", "log_prob", "sample", "encode", "decode", "com
 class ModelConfig:
     """Fields every model config has: the data it models. Subclasses add hyperparameters."""
 
-    shape: tuple[int, int, int] = (1, 8, 8)
-    levels: int = 17
+    shape: tuple[int, ...] = (1, 8, 8)
+    levels: int | None = 17
 
     @property
     def dims(self) -> int:
-        c, h, w = self.shape
-        return c * h * w
+        return math.prod(self.shape)
 
 
 class Model(nn.Module):
@@ -97,23 +100,34 @@ class Model(nn.Module):
 
     # -- input checks -------------------------------------------------------------------------
     def check_data(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
-        """Check that ``x`` is a batch of this model's data: integers [B, *shape] in [0, levels)."""
-        shape = tuple(self.config.shape)
+        """Check that ``x`` is a batch of this model's data: [B, *shape], integer levels in
+        [0, levels) (or finite floats for continuous data)."""
+        shape, levels = tuple(self.config.shape), self.config.levels
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
-        if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+        if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise ValueError(
                 f"{name} must have shape (B, {', '.join(map(str, shape))}) (the model's data shape); "
                 f"got {tuple(x.shape)}"
             )
+        if levels is None:
+            if not x.is_floating_point():
+                raise TypeError(f"{name} must be floating point (continuous data); got dtype {x.dtype}")
+            if not torch.isfinite(x).all():
+                raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
+            return x
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
-            raise TypeError(
-                f"{name} must hold integer levels (uint8 or int64) in [0, {self.config.levels}); got dtype {x.dtype}"
-            )
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.config.levels):
-            kind = "binary data (0 or 1)" if self.config.levels == 2 else f"levels in [0, {self.config.levels})"
+            raise TypeError(f"{name} must hold integer levels (uint8 or int64) in [0, {levels}); got dtype {x.dtype}")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= levels):
+            kind = "binary data (0 or 1)" if levels == 2 else f"levels in [0, {levels})"
             raise ValueError(f"{name} must hold {kind}; got values in [{int(x.min())}, {int(x.max())}]")
         return x
+
+    @classmethod
+    def condition_for(cls, method: str, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"condition": y}`` if ``method`` (loss, log_prob, update) takes the labels, else ``{}``."""
+        fn = getattr(cls, method, None)
+        return {"condition": y} if fn is not None and "condition" in inspect.signature(fn).parameters else {}
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod

@@ -34,12 +34,12 @@ class TrainingData:
     train: Split
     val: Split
     test: Split
-    levels: int
+    levels: int | None
     dynamic: bool = False
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.x.shape[1:])  # type: ignore[return-value]
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
 
 
 def prepare(
@@ -55,6 +55,8 @@ def prepare(
     training batch); ``levels``: reduce to this many levels (e.g. 2**5) before anything else.
     """
     info = get_info(name)
+    if info.levels is None and (binarize or levels):
+        raise ValueError(f"{name!r} is continuous data: binarize and levels do not apply")
     if binarize not in (None, "static", "dynamic"):
         raise ValueError(f"binarize must be None, 'static' or 'dynamic'; got {binarize!r}")
     if levels is not None and not 2 <= levels <= info.levels:

@@ -296,7 +296,7 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
         **evaluate_run(model, data.test, "test"),
     }
     write_json(folder / METRICS, metrics)
-    if cfg.samples and "sample" in model.capabilities():
+    if cfg.samples and "sample" in model.capabilities() and model.config.levels and len(model.config.shape) == 3:
         from ..viz import save_grid
 
         samples = model.sample(cfg.samples, generator=torch.Generator().manual_seed(cfg.seed))
@@ -312,7 +312,14 @@ def evaluate_run(model: Model, split: Split, prefix: str) -> dict[str, Any]:
         return evaluate_nll(model, split).as_dict(prefix)
     device = next(model.parameters()).device
     with torch.no_grad():
-        losses = [model.loss(x.to(device), generator=torch.Generator().manual_seed(0)) for x in split.x.split(512)]
+        losses = [
+            model.loss(
+                x.to(device),
+                generator=torch.Generator().manual_seed(0),
+                **model.condition_for("loss", y.to(device)),
+            )
+            for x, y in zip(split.x.split(512), split.y.split(512), strict=True)
+        ]
     values = torch.stack([(v[0] if isinstance(v, tuple) else v).double() for v in losses])
     sizes = torch.tensor([len(x) for x in split.x.split(512)], dtype=torch.float64)
     return {f"{prefix}_loss": float((values * sizes).sum() / sizes.sum())}

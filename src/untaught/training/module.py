@@ -54,15 +54,21 @@ class Trainee(L.LightningModule):
         return torch.Generator().manual_seed(step_seed(self.seed, self.steps, 2))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
-        x, _ = batch
+        x, y = batch
         gen = self._generator()
         if self.by_update:
             with torch.no_grad():
-                metrics = self.model.update(x, step=self.steps, generator=gen, reduce=self._mean_across_ranks)
+                metrics = self.model.update(
+                    x,
+                    step=self.steps,
+                    generator=gen,
+                    reduce=self._mean_across_ranks,
+                    **self.model.condition_for("update", y),
+                )
             self.steps += 1
             self._log_metrics(metrics, len(x))
             return None
-        out = self.model.loss(x, generator=gen)
+        out = self.model.loss(x, generator=gen, **self.model.condition_for("loss", y))
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
@@ -95,11 +101,13 @@ class Trainee(L.LightningModule):
 
     # -- validation: summed over ranks, so the mean is over the whole split ---------------------
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, _ = batch
+        x, y = batch
         if "log_prob" in self.model.capabilities():
-            value = -self.model.log_prob(x).double().sum()
+            value = -self.model.log_prob(x, **self.model.condition_for("log_prob", y)).double().sum()
         else:
-            out = self.model.loss(x, generator=torch.Generator().manual_seed(self.seed))
+            out = self.model.loss(
+                x, generator=torch.Generator().manual_seed(self.seed), **self.model.condition_for("loss", y)
+            )
             value = (out[0] if isinstance(out, tuple) else out).double() * len(x)
         self._val.append(torch.stack([value, torch.tensor(float(len(x)), dtype=torch.float64)]))
 

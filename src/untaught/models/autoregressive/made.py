@@ -59,8 +59,8 @@ class MADEConfig(ModelConfig):
             raise ValueError(f"order must be 'natural' or 'random'; got {self.order!r}")
         if self.num_masks < 1 or self.ensemble < 1:
             raise ValueError(f"num_masks and ensemble must be >= 1; got {self.num_masks} and {self.ensemble}")
-        if self.levels < 2:
-            raise ValueError(f"levels must be >= 2; got {self.levels}")
+        if self.levels is None or self.levels < 2:
+            raise ValueError(f"MADE models discrete data: levels must be >= 2; got {self.levels}")
 
 
 class MADE(Model):
