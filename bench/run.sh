@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run a measured command the way BENCHMARKS.md figures are made:
+#   - from a snapshot of the committed HEAD (a git worktree), so edits in progress cannot leak in;
+#   - holding a machine-wide lock, so that two measurements never share the two cores.
+# usage: bench/run.sh untaught train made --data digits ...     |   bench/run.sh python bench/x.py
+# Relative paths in the command resolve against the repository root (run folders land in runs/).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+sha="$(git -C "$root" rev-parse --short HEAD)"
+snap="/tmp/untaught-snapshot-$sha"
+[ -d "$snap" ] || git -C "$root" worktree add --detach -q "$snap" "$sha"
+cd "$root"
+echo "bench/run.sh: commit $sha, waiting for /tmp/untaught-bench.lock ..." >&2
+exec flock /tmp/untaught-bench.lock env PYTHONPATH="$snap/src:$snap" PATH="$root/.venv/bin:$PATH" "$@"
