@@ -1,5 +1,5 @@
 """Shared layers."""
 
-from .masked import MaskedLinear
+from .masked import MaskedLinear, made_degrees, made_masks
 
-__all__ = ["MaskedLinear"]
+__all__ = ["MaskedLinear", "made_degrees", "made_masks"]

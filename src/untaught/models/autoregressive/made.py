@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...nn import MaskedLinear
+from ...nn import MaskedLinear, made_degrees, made_masks
 from ..base import Model, ModelConfig
 
 
@@ -106,23 +106,13 @@ class MADE(Model):
         """
         c = self.config
         gen = torch.Generator().manual_seed(c.mask_seed * 7_919 + index)
-        degrees = [self.ordering(index)]
-        top = max(c.dims - 2, 0)
-        for size in c.hidden:
-            low = min(int(degrees[-1].min()), top)
-            degrees.append(torch.randint(low, top + 1, (size,), generator=gen))
-        return degrees
+        return made_degrees(self.ordering(index), c.hidden, gen)
 
     def masks(self, index: int, device: torch.device, dtype: torch.dtype) -> list[torch.Tensor]:
         """Masks of every layer for mask ``index``: hidden layers, output, then direct ([out, in])."""
         key = (index, device, dtype)
         if key not in self._masks:
-            deg = self.degrees(index)
-            k = self.outputs_per_dim
-            masks = [deg[i + 1][:, None] >= deg[i][None, :] for i in range(len(deg) - 1)]
-            out_deg = deg[0].repeat_interleave(k)
-            masks.append(out_deg[:, None] > deg[-1][None, :])
-            masks.append(out_deg[:, None] > deg[0][None, :])
+            masks = made_masks(self.degrees(index), self.outputs_per_dim)
             self._masks[key] = [m.to(device=device, dtype=dtype) for m in masks]
         return self._masks[key]
 
