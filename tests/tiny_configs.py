@@ -7,4 +7,6 @@ without an entry here fails tests/test_protocol.py.
 
 TINY = {
     "made": dict(hidden=(16, 16), num_masks=3, order_agnostic=True, ensemble=3),
+    "fvbn": dict(),
+    "nade": dict(hidden=8),
 }

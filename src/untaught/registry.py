@@ -9,6 +9,8 @@ from .models.base import Model
 # name -> "module:Class"; modules are imported on demand so the CLI starts fast.
 _MODELS: dict[str, str] = {
     "made": "untaught.models.autoregressive.made:MADE",
+    "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
+    "nade": "untaught.models.autoregressive.nade:NADE",
 }
 
 

@@ -1,0 +1,5 @@
+"""Likelihoods shared by the models: Bernoulli and categorical (``discrete``)."""
+
+from . import discrete
+
+__all__ = ["discrete"]

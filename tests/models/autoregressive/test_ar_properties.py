@@ -1,0 +1,134 @@
+"""Properties every autoregressive model must have, checked on tiny data for each of them.
+
+- exact normalisation over every image of a tiny space (binary 3x3, 3-level RGB 2x2, ...);
+- the dependency structure from Jacobians: conditional d depends on no dimension at or after d in
+  generation order (and, for the models that claim it, on every one before d);
+- the cached sampler draws exactly the naive sampler's samples for the same generator;
+- completion keeps the given part and samples the rest;
+- sample frequencies match the probabilities.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from untaught.models.autoregressive.conditionals import generation_order
+from untaught.registry import get_model_class
+
+# name -> small hyperparameters; every model below is tried on every data space in SPACES
+MODELS = {
+    "fvbn": dict(),
+    "nade": dict(hidden=7),
+}
+# models whose conditional d depends on every earlier dimension (no blind spot)
+FULL_FIELD = {"fvbn", "nade"}
+SPACES = [((1, 3, 3), 2), ((3, 2, 2), 2), ((1, 2, 2), 4), ((2, 1, 3), 3)]
+
+
+def build(name, shape, levels, **extra):
+    torch.manual_seed(0)
+    cls = get_model_class(name)
+    model = cls(cls.Config(shape=shape, levels=levels, **{**MODELS[name], **extra})).double()
+    with torch.no_grad():  # peaked, non-trivial conditionals (zero-initialised weights become random)
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.7)
+    return model.eval()
+
+
+def space(shape, levels):
+    grid = torch.tensor(list(itertools.product(range(levels), repeat=math.prod(shape))), dtype=torch.uint8)
+    return grid.view(-1, *shape)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(("shape", "levels"), SPACES)
+def test_probabilities_sum_to_one(name, shape, levels):
+    model = build(name, shape, levels)
+    total = torch.logsumexp(model.log_prob(space(shape, levels)), 0)
+    assert total.item() == pytest.approx(0.0, abs=1e-9)
+
+
+def jacobian(model, shape):
+    """|d params_d / d h_j| summed over parameters and a few random inputs: [D, D]."""
+    d = math.prod(shape)
+    total = torch.zeros(d, d, dtype=torch.float64)
+    for seed in range(3):
+        h = torch.rand(1, *shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        jac = torch.autograd.functional.jacobian(lambda v: model.conditionals(v), h)  # [1, *shape, P, 1, *shape]
+        total += jac.reshape(d, -1, d).abs().sum(1)
+    return total
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(("shape", "levels"), [((1, 3, 3), 2), ((3, 2, 2), 3)])
+def test_conditionals_depend_only_on_earlier_dimensions(name, shape, levels):
+    model = build(name, shape, levels)
+    jac = jacobian(model, shape)
+    pos = generation_order(shape)
+    before = pos[None, :] < pos[:, None]  # before[d, j]: j comes before d
+    assert (jac[~before] == 0).all(), "a conditional depends on its own or a later dimension"
+    if name in FULL_FIELD:
+        assert (jac[before] > 0).all(), "a conditional ignores an earlier dimension"
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(("shape", "levels"), [((1, 4, 5), 2), ((3, 3, 3), 4)])
+def test_cached_sampling_equals_naive_sampling(name, shape, levels):
+    model = build(name, shape, levels)
+    fast = model.sample(6, generator=torch.Generator().manual_seed(3), fast=True)
+    naive = model.sample(6, generator=torch.Generator().manual_seed(3), fast=False)
+    assert torch.equal(fast, naive)
+    other = model.sample(6, generator=torch.Generator().manual_seed(4), fast=True)
+    assert not torch.equal(fast, other), "different seeds should give different samples"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_completion_keeps_the_given_rows(name):
+    model = build(name, (1, 4, 3), 3)
+    given = torch.randint(3, (20, 1, 4, 3), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    for fast in (True, False):
+        out = model.sample(20, generator=torch.Generator().manual_seed(1), given=given, known=6, fast=fast)
+        assert torch.equal(out[:, :, :2], given[:, :, :2])
+        assert not torch.equal(out[:, :, 2:], given[:, :, 2:])
+    done = model.complete(given, rows=2, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(done, out)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_sample_frequencies_match_probabilities(name):
+    shape, levels = (1, 2, 2), 2
+    model = build(name, shape, levels)
+    probs = model.log_prob(space(shape, levels)).exp()
+    n = 20_000
+    x = model.sample(n, generator=torch.Generator().manual_seed(0)).view(n, -1).long()
+    freq = torch.bincount((x * torch.tensor([8, 4, 2, 1])).sum(1), minlength=16).double() / n
+    assert torch.all((freq - probs).abs() <= 5 * (probs * (1 - probs) / n).sqrt() + 1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_temperature_and_arguments(name):
+    model = build(name, (1, 3, 3), 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(4.0)
+    cold = model.sample(500, temperature=0.02, generator=torch.Generator().manual_seed(0)).view(500, -1)
+    assert (cold == cold.mode(0).values).all(1).float().mean() > 0.9
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, temperature=0)
+    with pytest.raises(ValueError, match="known must be in"):
+        model.sample(2, known=10)
+    with pytest.raises(ValueError, match="needs the partly given"):
+        model.sample(2, known=3)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_loss_is_mean_nll(name):
+    model = build(name, (1, 3, 3), 2)
+    x = space((1, 3, 3), 2)[::7]
+    loss, metrics = model.loss(x)
+    assert loss.item() == pytest.approx(-model.log_prob(x).mean().item())
+    assert metrics["bpd"].item() == pytest.approx(loss.item() / (9 * math.log(2)))
