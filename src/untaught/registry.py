@@ -9,6 +9,11 @@ from .models.base import Model
 # name -> "module:Class"; modules are imported on demand so the CLI starts fast.
 _MODELS: dict[str, str] = {
     "made": "untaught.models.autoregressive.made:MADE",
+    "ae": "untaught.models.autoencoders.autoencoder:Autoencoder",
+    "conv-ae": "untaught.models.autoencoders.autoencoder:ConvAutoencoder",
+    "dae": "untaught.models.autoencoders.autoencoder:DenoisingAutoencoder",
+    "cae": "untaught.models.autoencoders.autoencoder:ContractiveAutoencoder",
+    "sparse-ae": "untaught.models.autoencoders.autoencoder:SparseAutoencoder",
     "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
     "nade": "untaught.models.autoregressive.nade:NADE",
 }
