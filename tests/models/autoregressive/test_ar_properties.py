@@ -23,6 +23,7 @@ from untaught.registry import get_model_class
 MODELS = {
     "fvbn": dict(),
     "nade": dict(hidden=7),
+    "pixelcnn": dict(blocks=2, channels=6, head=6, kernel=3),
 }
 # models whose conditional d depends on every earlier dimension (no blind spot)
 FULL_FIELD = {"fvbn", "nade"}
@@ -132,3 +133,11 @@ def test_loss_is_mean_nll(name):
     loss, metrics = model.loss(x)
     assert loss.item() == pytest.approx(-model.log_prob(x).mean().item())
     assert metrics["bpd"].item() == pytest.approx(loss.item() / (9 * math.log(2)))
+
+
+def test_pixelcnn_has_its_blind_spot():
+    """Stacked masked kernels never reach (i - 1, j + 2) from (i, j), however deep the network."""
+    model = build("pixelcnn", (1, 5, 5), 2, blocks=4)
+    jac = jacobian(model, (1, 5, 5)).view(5, 5, 5, 5)
+    assert jac[3, 2, 2, 4] == 0, "the blind spot is missing"
+    assert jac[3, 2, 1, 4] > 0 and jac[3, 2, 2, 3] > 0 and jac[3, 2, 3, 1] > 0  # around it: seen
