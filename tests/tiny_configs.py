@@ -15,4 +15,5 @@ TINY = {
     "sparse-ae": dict(code=4),
     "fvbn": dict(),
     "nade": dict(hidden=8),
+    "rbm": dict(hidden=4, chains=8, init_std=0.5, sample_steps=20),
 }

@@ -17,6 +17,7 @@ _MODELS: dict[str, str] = {
     "sparse-ae": "untaught.models.autoencoders.autoencoder:SparseAutoencoder",
     "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
     "nade": "untaught.models.autoregressive.nade:NADE",
+    "rbm": "untaught.models.boltzmann.rbm:RBM",
 }
 
 

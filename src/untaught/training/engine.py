@@ -245,6 +245,7 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*returned `None`, this fit will run with no optimizer")  # update models
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // cfg.devices))
     os.environ[RUN_ENV] = str(folder)
     module = Trainee(model, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed, grad_clip=cfg.grad_clip)
