@@ -7,6 +7,7 @@ without an entry here fails tests/test_protocol.py.
 
 TINY = {
     "made": dict(hidden=(16, 16), num_masks=3, order_agnostic=True, ensemble=3),
+    "gated-pixelcnn": dict(layers=2, channels=4, head=4, kernel=3),
     "pixelcnn": dict(blocks=2, channels=4, head=4, kernel=3),
     "ae": dict(hidden=(5,), code=2),
     "conv-ae": dict(channels=(3, 4), code=2, shape=(1, 5, 6), levels=4),

@@ -9,6 +9,7 @@ from .models.base import Model
 # name -> "module:Class"; modules are imported on demand so the CLI starts fast.
 _MODELS: dict[str, str] = {
     "made": "untaught.models.autoregressive.made:MADE",
+    "gated-pixelcnn": "untaught.models.autoregressive.gated_pixelcnn:GatedPixelCNN",
     "pixelcnn": "untaught.models.autoregressive.pixelcnn:PixelCNN",
     "ae": "untaught.models.autoencoders.autoencoder:Autoencoder",
     "conv-ae": "untaught.models.autoencoders.autoencoder:ConvAutoencoder",

@@ -24,9 +24,10 @@ MODELS = {
     "fvbn": dict(),
     "nade": dict(hidden=7),
     "pixelcnn": dict(blocks=2, channels=6, head=6, kernel=3),
+    "gated-pixelcnn": dict(layers=2, channels=12, head=12, kernel=3),
 }
 # models whose conditional d depends on every earlier dimension (no blind spot)
-FULL_FIELD = {"fvbn", "nade"}
+FULL_FIELD = {"fvbn", "nade", "gated-pixelcnn"}
 SPACES = [((1, 3, 3), 2), ((3, 2, 2), 2), ((1, 2, 2), 4), ((2, 1, 3), 3)]
 
 
@@ -141,3 +142,11 @@ def test_pixelcnn_has_its_blind_spot():
     jac = jacobian(model, (1, 5, 5)).view(5, 5, 5, 5)
     assert jac[3, 2, 2, 4] == 0, "the blind spot is missing"
     assert jac[3, 2, 1, 4] > 0 and jac[3, 2, 2, 3] > 0 and jac[3, 2, 3, 1] > 0  # around it: seen
+
+
+def test_gated_pixelcnn_sees_the_whole_causal_field_of_a_larger_image():
+    model = build("gated-pixelcnn", (1, 6, 6), 2, layers=4)
+    jac = jacobian(model, (1, 6, 6))
+    pos = generation_order((1, 6, 6))
+    before = pos[None, :] < pos[:, None]
+    assert (jac[~before] == 0).all() and (jac[before] > 0).all()
