@@ -7,6 +7,13 @@ without an entry here fails tests/test_protocol.py.
 
 TINY = {
     "made": dict(hidden=(16, 16), num_masks=3, order_agnostic=True, ensemble=3),
+    "cdf-flow": dict(shape=(2,), levels=None, components=3),
+    "nice": dict(shape=(1, 2, 2), levels=4, couplings=2, hidden=(8,)),
+    "realnvp": dict(shape=(1, 4, 4), levels=4, couplings=1, scales=2, hidden=4, blocks=1),
+    "glow": dict(shape=(1, 4, 4), levels=4, scales=2, steps=1, hidden=4),
+    "maf": dict(shape=(3,), levels=None, layers=2, hidden=(8,)),
+    "iaf": dict(shape=(3,), levels=None, layers=2, hidden=(8,)),
+    "ffjord": dict(shape=(2,), levels=None, hidden=(8,), rtol=1e-7, atol=1e-7),
     "gated-pixelcnn": dict(layers=2, channels=4, head=4, kernel=3),
     "pixelcnn": dict(blocks=2, channels=4, head=4, kernel=3),
     "ae": dict(hidden=(5,), code=2),

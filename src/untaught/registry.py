@@ -9,6 +9,13 @@ from .models.base import Model
 # name -> "module:Class"; modules are imported on demand so the CLI starts fast.
 _MODELS: dict[str, str] = {
     "made": "untaught.models.autoregressive.made:MADE",
+    "cdf-flow": "untaught.models.flows.cdf:CDFFlow",
+    "nice": "untaught.models.flows.realnvp:NICE",
+    "realnvp": "untaught.models.flows.realnvp:RealNVP",
+    "glow": "untaught.models.flows.glow:Glow",
+    "maf": "untaught.models.flows.maf:MAF",
+    "iaf": "untaught.models.flows.maf:IAF",
+    "ffjord": "untaught.models.flows.continuous:FFJORD",
     "gated-pixelcnn": "untaught.models.autoregressive.gated_pixelcnn:GatedPixelCNN",
     "pixelcnn": "untaught.models.autoregressive.pixelcnn:PixelCNN",
     "ae": "untaught.models.autoencoders.autoencoder:Autoencoder",
