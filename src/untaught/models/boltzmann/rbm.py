@@ -35,9 +35,10 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -120,6 +121,16 @@ class RBMConfig(ModelConfig):
                 raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
 
 
+class CDStatistics(NamedTuple):
+    """What one CD / PCD phase pair gives: gradient estimates ``grads`` (per parameter name),
+    ``negative`` visible states [B', D], ``hidden`` p(h | data) [B, H], ``free_energy_gap`` (nats)."""
+
+    grads: dict[str, torch.Tensor]
+    negative: torch.Tensor
+    hidden: torch.Tensor
+    free_energy_gap: torch.Tensor
+
+
 class RBM(Model):
     """Binary RBM over ``config.shape`` (binary data) with ``config.hidden`` hidden units.
 
@@ -177,16 +188,15 @@ class RBM(Model):
         return v
 
     # -- training -------------------------------------------------------------------------------
-    def statistics(
-        self, v: torch.Tensor, generator: torch.Generator | None
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """The CD / PCD gradient estimate for a batch v float [B, D], and the negative samples.
+    def statistics(self, v: torch.Tensor, generator: torch.Generator | None) -> CDStatistics:
+        """The CD / PCD gradient estimate for a batch v float [B, D].
 
-        Returns ``{"weight": ⟨v hᵀ⟩_data - ⟨v hᵀ⟩_model, "visible_bias": ..., "hidden_bias": ...}``
-        (hidden states replaced by their probabilities in both phases, as in Hinton's guide) and the
-        negative-phase visible states. The persistent chains advance as a side effect.
+        ``grads`` holds ``⟨v hᵀ⟩_data - ⟨v hᵀ⟩_model`` for the weights and the matching differences
+        for the biases, with the hidden states replaced by their probabilities in both phases (as in
+        Hinton's guide). The persistent chains advance as a side effect.
         """
-        ph = self.hidden_probs(v)
+        hidden_input = v @ self.weight + self.hidden_bias
+        ph = torch.sigmoid(hidden_input)
         if self.config.persistent:
             if not self.chain_ready:
                 self.chain.copy_(bernoulli(torch.full_like(self.chain, 0.5), generator))
@@ -195,33 +205,43 @@ class RBM(Model):
             self.chain.copy_(neg)
         else:
             neg = self.gibbs(v, self.config.k, generator)
-        ph_neg = self.hidden_probs(neg)
+        neg_input = neg @ self.weight + self.hidden_bias
+        ph_neg = torch.sigmoid(neg_input)
         grads = {
             "weight": v.T @ ph / len(v) - neg.T @ ph_neg / len(neg),
             "visible_bias": v.mean(0) - neg.mean(0),
             "hidden_bias": ph.mean(0) - ph_neg.mean(0),
         }
-        return grads, neg
+        # F(v) = -b·v - Σ softplus(hidden input), from the products already made
+        free_data = -(v @ self.visible_bias) - F.softplus(hidden_input).sum(1)
+        free_neg = -(neg @ self.visible_bias) - F.softplus(neg_input).sum(1)
+        return CDStatistics(grads, neg, ph, free_data.mean() - free_neg.mean())
 
-    @torch.no_grad()
     def update(
         self, x: torch.Tensor, *, step: int, generator: torch.Generator | None, reduce: Reduce
     ) -> dict[str, float]:
         """One CD-k / PCD-k step of SGD with momentum on batch x (binary levels [B, *shape]).
 
-        Returns metrics: ``recon`` (mean squared one-step reconstruction error per pixel) and
-        ``free_energy_gap`` (mean F(data) - mean F(negative samples), nats).
+        Returns metrics: ``free_energy_gap`` (mean F(data) - mean F(negative samples), nats) and,
+        every tenth step, ``recon`` (mean squared one-step reconstruction error per pixel).
         """
+        return self.step_visible(self.visible(x), step=step, generator=generator, reduce=reduce)
+
+    @torch.no_grad()
+    def step_visible(
+        self, v: torch.Tensor, *, step: int, generator: torch.Generator | None, reduce: Reduce | None = None
+    ) -> dict[str, float]:
+        """:meth:`update` on float visible values v [B, D]: binary states, or probabilities in [0, 1]
+        used as mean-field inputs (as scikit-learn does). ``reduce`` None: a single process."""
         c = self.config
-        v = self.visible(x)
-        grads, neg = self.statistics(v, generator)
-        ph = self.hidden_probs(v)
-        recon = ((v - self.visible_probs(ph)) ** 2).mean()
-        gap = self.free_energy(v).mean() - self.free_energy(neg).mean()
+        stats = self.statistics(v, generator)
+        grads, ph, gap = stats.grads, stats.hidden, stats.free_energy_gap
+        # the reconstruction error costs a product more: measured on every tenth step only
+        recon = ((v - self.visible_probs(ph)) ** 2).mean() if step % 10 == 0 else gap.new_full((), math.nan)
         # one all-reduce for everything that comes from this rank's data
         names = list(grads)
         flat = torch.cat([grads[n].flatten() for n in names] + [ph.mean(0), v.mean(0), recon[None], gap[None]])
-        flat = reduce(flat)
+        flat = reduce(flat) if reduce is not None else flat
         parts = flat.split([grads[n].numel() for n in names] + [c.hidden, c.dims, 1, 1])
         grads = {n: p.view_as(grads[n]) for n, p in zip(names, parts, strict=False)}
         mean_activity, mean_v, recon, gap = parts[-4], parts[-3], parts[-2], parts[-1]
@@ -239,7 +259,8 @@ class RBM(Model):
             velocity = getattr(self, f"velocity_{name}")
             velocity.mul_(momentum).add_(grads[name], alpha=c.learning_rate)
             param.add_(velocity)
-        return {"recon": float(recon), "free_energy_gap": float(gap)}
+        metrics = {"free_energy_gap": float(gap)}
+        return metrics if math.isnan(recon) else {**metrics, "recon": float(recon)}
 
     # -- density ----------------------------------------------------------------------------------
     @property

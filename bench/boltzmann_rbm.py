@@ -1,0 +1,118 @@
+"""Binary RBM (784-500) on binarised Fashion-MNIST: untaught's engine against scikit-learn's BernoulliRBM.
+
+Both train with the same algorithm and settings: PCD-1, 100 persistent chains, minibatch 100, SGD
+with learning rate ``--lr``, no momentum, no weight decay, float32, ``--epochs`` passes over the
+50,000 training images. Time per epoch counts the training steps only (untaught: the engine's
+measured step time; scikit-learn: ``partial_fit`` over the same batches). Both models are then
+scored by the SAME annealed importance sampling (untaught's AIS, data base rate, ``--ais-chains``
+runs x ``--ais-betas`` temperatures): log Z with its ±3σ interval and the mean test log-likelihood
+in nats (an estimate, as AIS log-likelihoods are).
+
+    python bench/boltzmann_rbm.py [--epochs 10] [--threads 1] [--ais-betas 14500]
+
+A second untaught row trains with its defaults (momentum 0.5 -> 0.9, weight cost 1e-4) for the
+same epochs, to show what the library's own settings give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+from sklearn.neural_network import BernoulliRBM
+from threadpoolctl import threadpool_limits
+
+import untaught
+from untaught.models.boltzmann import RBM, RBMConfig, ais_log_partition
+from untaught.training import prepare
+
+
+def ais_report(name: str, w, b, c, base, test: torch.Tensor, args) -> dict:
+    w, b, c = (torch.as_tensor(t, dtype=torch.float32) for t in (w, b, c))
+    gen = torch.Generator().manual_seed(123)
+    t0 = time.perf_counter()
+    log_z = ais_log_partition(w, b, c, base_bias=base, chains=args.ais_chains, betas=args.ais_betas, generator=gen)
+    seconds = time.perf_counter() - t0
+    free = -(test @ b) - torch.nn.functional.softplus(test @ w + c).sum(1)
+    mean_ll = float((-free).double().mean()) - log_z.log_z
+    sem = float((-free).double().std()) / math.sqrt(len(test))
+    print(
+        f"{name:<28} log Z {log_z.log_z:10.3f} [{log_z.low:.3f}, {log_z.high:.3f}]  "
+        f"test log-likelihood {mean_ll:9.3f} ± {sem:.3f} nats (AIS estimate; interval from log Z: "
+        f"[{float((-free).double().mean()) - log_z.high:.3f}, {float((-free).double().mean()) - log_z.low:.3f}])  "
+        f"AIS {seconds:.1f} s"
+    )
+    return {"log_z": log_z, "test_ll": mean_ll}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--ais-chains", type=int, default=100)
+    p.add_argument("--ais-betas", type=int, default=14_500)
+    p.add_argument("--skip-defaults", action="store_true", help="do not train the row with untaught's defaults")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"threads: torch {torch.get_num_threads()}, BLAS {args.threads}; epochs {args.epochs}, lr {args.lr}")
+
+    data = prepare("fashion-mnist", binarize="static")
+    train_x = data.train.x.flatten(1).float()
+    test_x = data.test.x.flatten(1).float()
+    mean = train_x.mean(0).clamp(0.02, 0.98)
+    base = torch.log(mean) - torch.log1p(-mean)
+
+    # -- untaught, through the engine (the same algorithm as scikit-learn's) -----------------------
+    same = dict(hidden=500, k=1, persistent=True, chains=100, learning_rate=args.lr, momentum=0.0)
+    same |= dict(momentum_start=0.0, weight_cost=0.0, ais_betas=100, ais_chains=16)
+    torch.manual_seed(0)
+    model = RBM(RBMConfig(shape=(1, 28, 28), **same))
+    run = untaught.train(
+        model, data, binarize="static", epochs=args.epochs, batch_size=100, threads=args.threads, progress=False,
+        samples=0, select="last", out=f"runs/bench-rbm-{time.strftime('%Y%m%d-%H%M%S')}",
+    )  # fmt: skip
+    ours_epoch = run.metrics["train_step_seconds"] / args.epochs
+    print(f"untaught RBM (PCD-1, same settings): {ours_epoch:.2f} s/epoch (training steps), run {run.path}")
+
+    # -- scikit-learn's BernoulliRBM -----------------------------------------------------------------
+    x_np = train_x.numpy().astype(np.float32)
+    peer = BernoulliRBM(n_components=500, learning_rate=args.lr, batch_size=100, n_iter=1, random_state=0)
+    seconds = 0.0
+    order_gen = np.random.default_rng(0)
+    with threadpool_limits(args.threads):
+        for _ in range(args.epochs):
+            order = order_gen.permutation(len(x_np))
+            t0 = time.perf_counter()
+            for i in range(0, len(order) - 99, 100):
+                peer.partial_fit(x_np[order[i : i + 100]])
+            seconds += time.perf_counter() - t0
+    peer_epoch = seconds / args.epochs
+    print(f"scikit-learn BernoulliRBM (PCD-1):    {peer_epoch:.2f} s/epoch")
+    print(f"time per epoch ratio (scikit-learn / untaught): {peer_epoch / ours_epoch:.2f}x")
+
+    print(f"\nAIS: {args.ais_chains} chains x {args.ais_betas} temperatures, base rate of the training data")
+    ours = run.model
+    ais_report("untaught (same settings)", ours.weight.detach(), ours.visible_bias.detach(),
+               ours.hidden_bias.detach(), base, test_x, args)  # fmt: skip
+    ais_report("scikit-learn BernoulliRBM", peer.components_.T, peer.intercept_visible_, peer.intercept_hidden_,
+               base, test_x, args)  # fmt: skip
+
+    if not args.skip_defaults:
+        torch.manual_seed(0)
+        tuned = RBM(RBMConfig(shape=(1, 28, 28), hidden=500, ais_betas=100, ais_chains=16))
+        run = untaught.train(
+            tuned, data, binarize="static", epochs=args.epochs, batch_size=100, threads=args.threads, progress=False,
+            samples=0, select="last", out=f"runs/bench-rbm-defaults-{time.strftime('%Y%m%d-%H%M%S')}",
+        )  # fmt: skip
+        print(f"\nuntaught RBM, library defaults: {run.metrics['train_step_seconds'] / args.epochs:.2f} s/epoch")
+        m = run.model
+        ais_report("untaught (defaults)", m.weight.detach(), m.visible_bias.detach(), m.hidden_bias.detach(),
+                   base, test_x, args)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
