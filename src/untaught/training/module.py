@@ -7,6 +7,7 @@ and given ``reduce`` to average its statistics across DDP ranks.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -48,6 +49,9 @@ class Trainee(L.LightningModule):
         self.automatic_optimization = not self.by_update
         self.steps = 0  # optimizer-independent step counter, saved in checkpoints
         self._val: list[torch.Tensor] = []
+        # what loss() accepts, looked up once (inspect.signature is slow for a per-step call)
+        self._loss_takes_epoch = "epoch" in inspect.signature(model.loss).parameters
+        self._window: dict[str, tuple[Any, int]] = {}  # training metrics summed since they were last logged
 
     # -- training -------------------------------------------------------------------------------
     def _generator(self) -> torch.Generator:
@@ -68,7 +72,9 @@ class Trainee(L.LightningModule):
             self.steps += 1
             self._log_metrics(metrics, len(x))
             return None
-        out = self.model.loss(x, generator=gen, **self.model.condition_for("loss", y))
+        # a model with a schedule (e.g. greedy layer-wise pretraining) takes the epoch; resume restores it
+        schedule = {"epoch": self.current_epoch} if self._loss_takes_epoch else {}
+        out = self.model.loss(x, generator=gen, **schedule, **self.model.condition_for("loss", y))
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
@@ -76,13 +82,26 @@ class Trainee(L.LightningModule):
                 "training stopped and the last good checkpoint is kept. Try a lower --lr or --grad-clip."
             )
         self.steps += 1
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(x))
-        self._log_metrics(metrics, len(x))
+        self._log_metrics({"loss": loss, **metrics}, len(x))
         return loss
 
     def _log_metrics(self, metrics: dict[str, Any], n: int) -> None:
+        """Average training metrics over the steps between two log writes, and log only then.
+
+        Lightning writes step metrics every ``log_every_n_steps``; calling ``self.log`` on every step
+        cost about 2 ms per call here (more than a small model's whole step), so values are summed
+        locally and handed to Lightning only on the steps it writes.
+        """
         for key, value in metrics.items():
-            self.log(f"train/{key}", value, batch_size=n)
+            value = value.detach() if isinstance(value, torch.Tensor) else value
+            total, count = self._window.get(key, (0.0, 0))
+            self._window[key] = (total + value, count + 1)
+        connector = getattr(self.trainer, "_logger_connector", None)
+        if not getattr(connector, "should_update_logs", True):
+            return
+        for key, (total, count) in self._window.items():
+            self.log(f"train/{key}", total / count, prog_bar=key == "loss", batch_size=n)
+        self._window.clear()
 
     def _mean_across_ranks(self, value: torch.Tensor) -> torch.Tensor:
         """Mean of ``value`` over DDP ranks (the identity in one process)."""
