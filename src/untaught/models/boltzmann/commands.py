@@ -1,0 +1,111 @@
+"""``untaught rbm-pictures RUN`` (filters and Gibbs chains) and ``untaught ais RUN`` (log Z, test log-likelihood).
+
+Both read a run folder of a trained RBM; heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+
+def chain_snapshots(model, chains: int, steps: int, every: int, generator: torch.Generator) -> torch.Tensor:
+    """Gibbs chains from uniform random states: p(v = 1 | h) every ``every`` steps.
+
+    Returns float [chains * (steps // every), *shape], chain-major (one row of the picture per chain).
+    """
+    if every < 1 or steps < every:
+        raise ValueError(f"--every must be in [1, --steps]; got every={every}, steps={steps}")
+    from .units import bernoulli
+
+    w = model.weight
+    v = bernoulli(torch.full((chains, model.config.dims), 0.5, dtype=w.dtype, device=w.device), generator)
+    shots = []
+    with torch.no_grad():
+        for step in range(1, steps + 1):
+            h = bernoulli(model.hidden_probs(v), generator)
+            mean = model.visible_probs(h)
+            v = bernoulli(mean, generator)
+            if step % every == 0:
+                shots.append(mean)
+    return torch.stack(shots, 1).reshape(-1, *model.config.shape)
+
+
+def cmd_rbm_pictures(args: argparse.Namespace) -> int:
+    from ...io import load_model, run_folder
+    from ...viz import save_grid
+    from ...viz.filters import save_filters
+    from .rbm import RBM
+
+    folder = run_folder(args.run)
+    model = load_model(folder)
+    if not isinstance(model, RBM):
+        raise ValueError(f"{folder} holds a {model.name} model; rbm-pictures draws RBMs")
+    if len(model.config.shape) != 3:
+        raise ValueError(f"the RBM models data of shape {model.config.shape}: filters need images [C, H, W]")
+    out = Path(args.output or folder)
+    path = save_filters(model.filters(), out / "filters.png", count=args.filters)
+    print(f"wrote {min(args.filters, model.config.hidden)} filters to {path}")
+    gen = torch.Generator().manual_seed(args.seed)
+    shots = chain_snapshots(model, args.chains, args.steps, args.every, gen)
+    levels = (shots * 255).round().to(torch.uint8)
+    path = save_grid(levels.cpu(), 256, out / "chains.png", nrow=args.steps // args.every)
+    print(f"wrote {args.chains} Gibbs chains (p(v|h) every {args.every} of {args.steps} steps, one per row) to {path}")
+    return 0
+
+
+def cmd_ais(args: argparse.Namespace) -> int:
+    import math
+
+    from ...io import CONFIG, load_model, read_json, run_folder
+    from ...training import prepare
+    from .rbm import RBM
+
+    folder = run_folder(args.run)
+    model = load_model(folder)
+    if not isinstance(model, RBM):
+        raise ValueError(f"{folder} holds a {model.name} model; ais estimates the partition function of RBMs")
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    log_z = model.log_partition(
+        "exact" if args.exact else "ais",
+        chains=args.chains,
+        betas=args.betas,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    print(log_z)
+    train_cfg = read_json(folder / CONFIG)["train"]
+    data = prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
+    x = getattr(data, args.split).x
+    with torch.no_grad():
+        neg_free = torch.cat([-model.free_energy(model.visible(b)).double() for b in x.split(1000)])
+    mean, sem = float(neg_free.mean()), float(neg_free.std()) / math.sqrt(len(neg_free))
+    kind = "exact" if log_z.method == "exact" else "AIS estimate"
+    print(
+        f"{args.split} log-likelihood: {mean - log_z.log_z:.4f} ± {sem:.4f} nats over {len(x)} examples ({kind}); "
+        f"from the log Z interval: [{mean - log_z.high:.4f}, {mean - log_z.low:.4f}]"
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rbm-pictures", help="draw an RBM run's filters and Gibbs chains")
+    p.add_argument("run", help="run folder of a trained RBM")
+    p.add_argument("-o", "--output", help="folder for filters.png and chains.png (default: the run folder)")
+    p.add_argument("--filters", type=int, default=100, help="filters to draw (default 100)")
+    p.add_argument("--chains", type=int, default=10, help="Gibbs chains, one per row (default 10)")
+    p.add_argument("--steps", type=int, default=1000, help="Gibbs steps per chain (default 1000)")
+    p.add_argument("--every", type=int, default=100, help="steps between snapshots (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_rbm_pictures)
+
+    p = sub.add_parser("ais", help="log Z of an RBM run (AIS with spread, or exact) and its test log-likelihood")
+    p.add_argument("run", help="run folder of a trained RBM")
+    p.add_argument("--chains", type=int, default=100, help="AIS runs (default 100)")
+    p.add_argument("--betas", type=int, default=14_500, help="AIS temperatures (default 14500)")
+    p.add_argument("--exact", action="store_true", help="enumerate instead (small layers only)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_ais)

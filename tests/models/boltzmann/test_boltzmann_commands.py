@@ -1,0 +1,52 @@
+"""``untaught rbm-pictures`` and ``untaught ais`` on a small trained run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from PIL import Image
+
+import untaught
+from untaught.cli import main
+from untaught.models.boltzmann import RBM, RBMConfig
+
+
+@pytest.fixture(scope="module")
+def rbm_run(tmp_path_factory):
+    torch.manual_seed(0)
+    model = RBM(RBMConfig(shape=(1, 8, 8), hidden=10, chains=20))
+    out = tmp_path_factory.mktemp("rbm") / "run"
+    untaught.train(model, "digits", binarize="static", epochs=2, out=out, progress=False, threads=1, samples=0)
+    return out
+
+
+def test_pictures_of_filters_and_chains(rbm_run, tmp_path, capsys):
+    assert (
+        main(["rbm-pictures", str(rbm_run), "-o", str(tmp_path), "--chains", "3", "--steps", "40", "--every", "10"])
+        == 0
+    )
+    filters = Image.open(tmp_path / "filters.png")
+    chains = Image.open(tmp_path / "chains.png")
+    # 10 filters of 8x8 enlarged 4x: a 4 x 3 grid; chains: 3 rows of 4 snapshots
+    assert filters.size == (4 * 33 + 1, 3 * 33 + 1) and chains.size == (4 * 33 + 1, 3 * 33 + 1)
+    assert "wrote 3 Gibbs chains" in capsys.readouterr().out
+
+
+def test_ais_interval_holds_the_exact_log_z(rbm_run, capsys):
+    assert main(["ais", str(rbm_run), "--exact"]) == 0
+    exact = float(re.search(r"log Z = (-?[\d.]+) nats \(exact\)", capsys.readouterr().out).group(1))
+    assert main(["ais", str(rbm_run), "--chains", "50", "--betas", "300"]) == 0
+    out = capsys.readouterr().out
+    low, high = map(float, re.search(r"interval \[(-?[\d.]+), (-?[\d.]+)\]", out).groups())
+    assert low <= exact <= high
+    assert "test log-likelihood" in out and "AIS estimate" in out
+
+
+def test_pictures_refuse_other_models(tmp_path, capsys):
+    from untaught.models import MADE, MADEConfig
+
+    MADE(MADEConfig(shape=(1, 8, 8), levels=17, hidden=(8,))).save_pretrained(tmp_path)
+    assert main(["rbm-pictures", str(tmp_path)]) == 2
+    assert "holds a made model; rbm-pictures draws RBMs" in capsys.readouterr().err
