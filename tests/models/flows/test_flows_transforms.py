@@ -15,7 +15,7 @@ from untaught.models.flows.actnorm import ActNorm
 from untaught.models.flows.autoregressive import MaskedAutoregressive
 from untaught.models.flows.cdf import MixtureLogisticCDF, NormalQuantile
 from untaught.models.flows.continuous import ContinuousFlow, Dynamics
-from untaught.models.flows.coupling import MLP, ConvNet, Coupling, channel_mask, checkerboard_mask, half_mask
+from untaught.models.flows.coupling import Coupling, channel_mask, checkerboard_mask, half_mask
 from untaught.models.flows.invconv import InvertibleConv1x1, LUInvertibleConv1x1
 from untaught.models.flows.multiscale import MultiScale, Squeeze
 from untaught.models.flows.transforms import Compose, Flatten, Inverse, Logit, Permutation, Scaling, Shift
@@ -25,8 +25,8 @@ K = 3  # context size for the conditional entries
 
 def multiscale():
     blocks = [
-        Compose(Squeeze(), Coupling(channel_mask((4, 2, 2), 0), ConvNet(4, 4, 2, 1))),
-        Compose(Coupling(checkerboard_mask((2, 2, 2), 1), ConvNet(2, 4, 2, 0)), ActNorm(2)),
+        Compose(Squeeze(), Coupling.image(channel_mask((4, 2, 2), 0), 4, 1)),
+        Compose(Coupling.image(checkerboard_mask((2, 2, 2), 1), 4), ActNorm(2)),
     ]
     return MultiScale(blocks, [(1, 4, 4), (4, 2, 2), (2, 2, 2)])
 
@@ -38,17 +38,18 @@ TRANSFORMS = {
     "logit": (lambda: Logit(0.05), (4,), "unit", 0),
     "shift": (lambda: Shift(-0.5), (4,), "real", 0),
     "flatten": (lambda: Flatten((2, 3)), (2, 3), "real", 0),
-    "coupling-additive": (lambda: Coupling(half_mask(5, 1), MLP(5, (8,), 1), affine=False), (5,), "real", 0),
-    "coupling-tanh-context": (lambda: Coupling(half_mask(5, 0), MLP(5, (8, 8), 2, K)), (5,), "real", K),
-    "coupling-sigmoid": (lambda: Coupling(half_mask(4, 1), MLP(4, (8,), 2), scale="sigmoid"), (4,), "real", 0),
-    "coupling-exp": (lambda: Coupling(half_mask(4, 0), MLP(4, (8,), 2), scale="exp"), (4,), "real", 0),
+    "coupling-additive": (lambda: Coupling.vector(half_mask(5, 1), (8,), affine=False), (5,), "real", 0),
+    "coupling-tanh-context": (lambda: Coupling.vector(half_mask(5, 0), (8, 8), K), (5,), "real", K),
+    "coupling-sigmoid": (lambda: Coupling.vector(half_mask(4, 1), (8,), scale="sigmoid"), (4,), "real", 0),
+    "coupling-interleaved": (lambda: Coupling.vector(torch.tensor([1, 0, 1, 0, 1]), (8,)), (5,), "real", 0),
+    "coupling-exp": (lambda: Coupling.vector(half_mask(4, 0), (8,), scale="exp"), (4,), "real", 0),
     "coupling-checkerboard-context": (
-        lambda: Coupling(checkerboard_mask((2, 3, 3), 1), ConvNet(2, 4, 2, 1, K)),
+        lambda: Coupling.image(checkerboard_mask((2, 3, 3), 1), 4, 1, K),
         (2, 3, 3),
         "real",
         K,
     ),
-    "coupling-channel": (lambda: Coupling(channel_mask((4, 2, 2), 1), ConvNet(4, 4, 2, 0)), (4, 2, 2), "real", 0),
+    "coupling-channel-context": (lambda: Coupling.image(channel_mask((4, 2, 2), 1), 4, 0, K), (4, 2, 2), "real", K),
     "actnorm-vector": (lambda: ActNorm(4), (4,), "real", 0),
     "actnorm-image": (lambda: ActNorm(3), (3, 2, 2), "real", 0),
     "invconv-plain": (lambda: InvertibleConv1x1(3), (3, 2, 2), "real", 0),
@@ -67,7 +68,7 @@ TRANSFORMS = {
         K,
     ),
     "compose": (
-        lambda: Compose(ActNorm(4), LUInvertibleConv1x1(4), Coupling(half_mask(4, 0), MLP(4, (8,), 2)), Scaling((4,))),
+        lambda: Compose(ActNorm(4), LUInvertibleConv1x1(4), Coupling.vector(half_mask(4, 0), (8,)), Scaling((4,))),
         (4,),
         "real",
         0,

@@ -59,13 +59,13 @@ def channel_mask(shape: tuple[int, int, int], parity: int) -> torch.Tensor:
 
 # -- conditioners --------------------------------------------------------------------------------
 class MLP(nn.Module):
-    """Conditioner for vectors: [B, D] (+ context [B, K]) -> [B, outputs * D]; ReLU, last layer zero."""
+    """Conditioner for vectors: [B, I] (+ context [B, K]) -> [B, O]; ReLU, last layer zero."""
 
-    def __init__(self, dims: int, hidden: tuple[int, ...], outputs: int, context: int = 0) -> None:
+    def __init__(self, inputs: int, hidden: tuple[int, ...], outputs: int, context: int = 0) -> None:
         super().__init__()
-        sizes = (dims + context, *hidden)
+        sizes = (inputs + context, *hidden)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
-        self.out = nn.Linear(sizes[-1], outputs * dims)
+        self.out = nn.Linear(sizes[-1], outputs)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -87,19 +87,19 @@ class ResidualBlock(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """Conditioner for images: [B, C, H, W] (+ context [B, K], broadcast as K constant channels)
-    -> [B, outputs * C, H, W].
+    """Conditioner for images: [B, I, H, W] (+ context [B, K], broadcast as K constant channels)
+    -> [B, O, H, W].
 
     Glow's NN (conv 3x3, ReLU, conv 1x1, ReLU, zero-initialised conv 3x3) with ``blocks`` residual
     blocks (RealNVP-style) in the middle.
     """
 
-    def __init__(self, channels: int, hidden: int, outputs: int, blocks: int = 0, context: int = 0) -> None:
+    def __init__(self, inputs: int, hidden: int, outputs: int, blocks: int = 0, context: int = 0) -> None:
         super().__init__()
-        self.inp = nn.Conv2d(channels + context, hidden, 3, padding=1)
+        self.inp = nn.Conv2d(inputs + context, hidden, 3, padding=1)
         self.mid = nn.Conv2d(hidden, hidden, 1)
         self.blocks = nn.Sequential(*(ResidualBlock(hidden) for _ in range(blocks)))
-        self.out = nn.Conv2d(hidden, outputs * channels, 3, padding=1)
+        self.out = nn.Conv2d(hidden, outputs, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -114,10 +114,17 @@ class ConvNet(nn.Module):
 class Coupling(Transform):
     """Affine or additive coupling with a fixed mask.
 
+    When the mask selects whole features of a vector or whole channels of an image, the layer
+    gathers the kept part and the conditioner sees only it and predicts only the transformed part
+    (half the work of a masked network); a spatial (checkerboard) mask runs the conditioner on
+    ``x * mask`` over the full tensor, as RealNVP does.
+
     Args:
         mask: 0/1 tensor of the event shape ([D] or [C, H, W]); 1 marks the conditioning half.
-        net: conditioner ``(x * mask, context) -> [B, 2 * ...]`` (shift, then scale pre-activation) for
-            affine couplings, ``[B, 1 * ...]`` (shift) for additive ones; see :class:`MLP`, :class:`ConvNet`.
+        net: conditioner ``(kept, context) -> params``: ``kept`` is [B, n_kept] / [B, C_kept, H, W]
+            (split masks) or ``x * mask`` (checkerboard); ``params`` holds the shift then the scale
+            pre-activation (affine) or the shift only (additive) of the transformed part, i.e.
+            ``outputs(mask, affine)`` features or channels. Build one with :meth:`vector` / :meth:`image`.
         affine: False = NICE's additive coupling (volume preserving, ladj 0).
         scale: 'tanh', 'sigmoid' or 'exp' (see the module docstring).
     """
@@ -126,32 +133,103 @@ class Coupling(Transform):
         super().__init__()
         if scale not in ("tanh", "sigmoid", "exp"):
             raise ValueError(f"scale must be 'tanh', 'sigmoid' or 'exp'; got {scale!r}")
-        self.register_buffer("mask", mask.float())
+        mask = mask.float()
+        rows = mask.reshape(mask.shape[0], -1)
+        self.split = bool(torch.all(rows == rows[:, :1]))  # whole features / channels
+        if not 0 < int(rows[:, 0].sum()) < mask.shape[0] and self.split:
+            raise ValueError("the mask must keep some and transform some features or channels")
+        self.register_buffer("mask", mask)
+        self.register_buffer("kept", torch.nonzero(rows[:, 0] > 0).flatten())
+        self.register_buffer("free", torch.nonzero(rows[:, 0] == 0).flatten())
+        # kept part first (or last) along dimension 1: split and concatenate instead of gather/scatter
+        n = len(self.kept)
+        self.kept_first = bool(self.split and torch.equal(self.kept, torch.arange(n)))
+        self.kept_last = bool(self.split and torch.equal(self.free, torch.arange(mask.shape[0] - n)))
         self.net, self.affine, self.scale = net, affine, scale
         if affine and scale == "tanh":
-            self.tanh_scale = nn.Parameter(torch.ones(mask.shape))
+            shape = (len(self.free), *mask.shape[1:]) if self.split else mask.shape
+            self.tanh_scale = nn.Parameter(torch.ones(shape))
+
+    @staticmethod
+    def outputs(mask: torch.Tensor, affine: bool = True) -> int:
+        """Features (vectors) or channels (images) the conditioner must output for ``mask``."""
+        rows = mask.reshape(mask.shape[0], -1)
+        split = bool(torch.all(rows == rows[:, :1]))
+        n = int((rows[:, 0] == 0).sum()) if split else mask.shape[0]
+        return (2 if affine else 1) * n
+
+    @staticmethod
+    def inputs(mask: torch.Tensor) -> int:
+        rows = mask.reshape(mask.shape[0], -1)
+        return int((rows[:, 0] > 0).sum()) if bool(torch.all(rows == rows[:, :1])) else mask.shape[0]
+
+    @classmethod
+    def vector(
+        cls,
+        mask: torch.Tensor,
+        hidden: tuple[int, ...],
+        context: int = 0,
+        *,
+        affine: bool = True,
+        scale: Scale = "tanh",
+    ) -> Coupling:
+        """A coupling on [B, D] with an :class:`MLP` conditioner of hidden sizes ``hidden``."""
+        return cls(mask, MLP(cls.inputs(mask), hidden, cls.outputs(mask, affine), context), affine=affine, scale=scale)
+
+    @classmethod
+    def image(
+        cls,
+        mask: torch.Tensor,
+        hidden: int,
+        blocks: int = 0,
+        context: int = 0,
+        *,
+        affine: bool = True,
+        scale: Scale = "tanh",
+    ) -> Coupling:
+        """A coupling on [B, C, H, W] with a :class:`ConvNet` conditioner of ``hidden`` channels."""
+        net = ConvNet(cls.inputs(mask), hidden, cls.outputs(mask, affine), blocks, context)
+        return cls(mask, net, affine=affine, scale=scale)
 
     def _shift_log_scale(self, kept: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        shape = kept.shape
-        out = self.net(kept.flatten(1) if kept.dim() == 2 else kept, context)
+        """Shift and log-scale of the transformed part (split masks) or of everything (zero where kept)."""
+        out = self.net(kept, context)
         if not self.affine:
-            return out.view(shape) * (1 - self.mask), torch.zeros_like(kept)
-        shift, h = out.view(shape[0], 2, *shape[1:]).unbind(1)
+            return (out, torch.zeros_like(out)) if self.split else (out * (1 - self.mask), torch.zeros_like(out))
+        shift, h = out.view(out.shape[0], 2, out.shape[1] // 2, *out.shape[2:]).unbind(1)
         if self.scale == "tanh":
             log_scale = self.tanh_scale * torch.tanh(h)
         elif self.scale == "sigmoid":
             log_scale = F.logsigmoid(h + 2.0)
         else:
             log_scale = h
+        if self.split:
+            return shift, log_scale
         free = 1 - self.mask
         return shift * free, log_scale * free
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
+    def _couple(self, x: torch.Tensor, context: torch.Tensor | None, sign: float) -> Pair:
+        if self.split:
+            n = len(self.kept)
+            if self.kept_first or self.kept_last:
+                a, b = (x[:, :n], x[:, n:]) if self.kept_first else (x[:, -n:], x[:, :-n])
+            else:
+                a, b = x.index_select(1, self.kept), x.index_select(1, self.free)
+            shift, log_scale = self._shift_log_scale(a, context)
+            b = b * log_scale.exp() + shift if sign > 0 else (b - shift) * (-log_scale).exp()
+            ladj = sign * batch_sum(log_scale)
+            if self.kept_first or self.kept_last:
+                return torch.cat([a, b] if self.kept_first else [b, a], 1), ladj
+            y = torch.empty_like(x)
+            y[:, self.kept] = a
+            y[:, self.free] = b
+            return y, sign * batch_sum(log_scale)
         shift, log_scale = self._shift_log_scale(x * self.mask, context)
-        y = x * log_scale.exp() + shift
-        return y, batch_sum(log_scale)
+        y = x * log_scale.exp() + shift if sign > 0 else (x - shift) * (-log_scale).exp()
+        return y, sign * batch_sum(log_scale)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
+        return self._couple(x, context, 1.0)
 
     def inverse(self, y: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
-        shift, log_scale = self._shift_log_scale(y * self.mask, context)
-        x = (y - shift) * (-log_scale).exp()
-        return x, -batch_sum(log_scale)
+        return self._couple(y, context, -1.0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .actnorm import ActNorm
-from .coupling import MLP, ConvNet, Coupling, channel_mask, half_mask
+from .coupling import Coupling, channel_mask, half_mask
 from .flow import Flow, FlowConfig
 from .invconv import InvertibleConv1x1, LUInvertibleConv1x1
 from .multiscale import MultiScale, Squeeze, squeezed
@@ -80,7 +80,7 @@ class Glow(Flow):
                     Compose(
                         ActNorm(d),
                         invconv(d),
-                        Coupling(half_mask(d, 0), MLP(d, (c.hidden, c.hidden), 2, k), scale="sigmoid"),
+                        Coupling.vector(half_mask(d, 0), (c.hidden, c.hidden), k, scale="sigmoid"),
                     )
                     for _ in range(c.steps)
                 )
@@ -94,7 +94,7 @@ class Glow(Flow):
                 Compose(
                     ActNorm(shape[0]),
                     invconv(shape[0]),
-                    Coupling(channel_mask(shape, 0), ConvNet(shape[0], c.hidden, 2, 0, k), scale="sigmoid"),
+                    Coupling.image(channel_mask(shape, 0), c.hidden, 0, k, scale="sigmoid"),
                 )
                 for _ in range(c.steps)
             ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .coupling import MLP, ConvNet, Coupling, channel_mask, checkerboard_mask, half_mask
+from .coupling import Coupling, channel_mask, checkerboard_mask, half_mask
 from .flow import Flow, FlowConfig
 from .multiscale import MultiScale, Squeeze, squeezed
 from .transforms import Compose, Flatten, Scaling
@@ -53,7 +53,7 @@ class NICE(Flow):
     def __init__(self, config: NICEConfig) -> None:
         super().__init__(config)
         d, k = config.dims, config.num_classes
-        layers = [Coupling(half_mask(d, i), MLP(d, config.hidden, 1, k), affine=False) for i in range(config.couplings)]
+        layers = [Coupling.vector(half_mask(d, i), config.hidden, k, affine=False) for i in range(config.couplings)]
         self.transform = Compose(Flatten(config.shape), *layers, Scaling((d,)))
 
 
@@ -105,12 +105,12 @@ class RealNVP(Flow):
         if len(c.shape) == 1:
             d = c.dims
             hidden = (c.hidden,) * max(1, c.blocks)
-            layers = [Coupling(half_mask(d, i), MLP(d, hidden, 2, k)) for i in range(2 * c.couplings)]
+            layers = [Coupling.vector(half_mask(d, i), hidden, k) for i in range(2 * c.couplings)]
             self.transform = Compose(*layers)
             return
 
         def coupling(mask):
-            return Coupling(mask, ConvNet(mask.shape[0], c.hidden, 2, c.blocks, k))
+            return Coupling.image(mask, c.hidden, c.blocks, k)
 
         shape = tuple(c.shape)
         shapes, blocks = [shape], []
