@@ -28,6 +28,7 @@ them into whatever it needs. Models that use labels (class-conditional ones) tak
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 from pathlib import Path
@@ -126,8 +127,7 @@ class Model(nn.Module):
     @classmethod
     def condition_for(cls, method: str, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"condition": y}`` if ``method`` (loss, log_prob, update) takes the labels, else ``{}``."""
-        fn = getattr(cls, method, None)
-        return {"condition": y} if fn is not None and "condition" in inspect.signature(fn).parameters else {}
+        return {"condition": y} if _takes(cls, method, "condition") else {}
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
@@ -149,6 +149,13 @@ class Model(nn.Module):
         from ..io import save_model
 
         return save_model(self, folder)
+
+
+@functools.cache
+def _takes(cls: type, method: str, keyword: str) -> bool:
+    """Whether ``cls.method`` accepts ``keyword`` (cached: signatures are slow to inspect per step)."""
+    fn = getattr(cls, method, None)
+    return fn is not None and keyword in inspect.signature(fn).parameters
 
 
 def config_from_dict(config_cls: type[ModelConfig], values: dict[str, Any]) -> ModelConfig:
