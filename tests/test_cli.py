@@ -32,7 +32,7 @@ def test_train_eval_sample(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "nope"], "unknown model 'nope'; expected one of: made"),
+        (["train", "nope"], "unknown model 'nope'; expected one of: "),
         (["train", "made", "--data", "nope"], "unknown dataset 'nope'"),
         (["eval", "/nonexistent/run"], "run folder '/nonexistent/run' does not exist"),
         (["train", "made", "--epochs", "0"], "epochs must be an integer >= 1; got 0"),
