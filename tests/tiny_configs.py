@@ -21,6 +21,7 @@ TINY = {
     "dae": dict(hidden=(5,), code=3, corruption="salt-pepper", noise=0.3),
     "cae": dict(code=4),
     "sparse-ae": dict(code=4),
+    "stacked-ae": dict(hidden=(4, 3), classes=3, pretrain_epochs=1),
     "fvbn": dict(),
     "nade": dict(hidden=8),
     "rbm": dict(hidden=4, chains=8, init_std=0.5, sample_steps=20),

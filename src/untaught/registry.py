@@ -23,6 +23,7 @@ _MODELS: dict[str, str] = {
     "dae": "untaught.models.autoencoders.autoencoder:DenoisingAutoencoder",
     "cae": "untaught.models.autoencoders.autoencoder:ContractiveAutoencoder",
     "sparse-ae": "untaught.models.autoencoders.autoencoder:SparseAutoencoder",
+    "stacked-ae": "untaught.models.autoencoders.stacked:StackedAutoencoder",
     "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
     "nade": "untaught.models.autoregressive.nade:NADE",
     "rbm": "untaught.models.boltzmann.rbm:RBM",

@@ -11,6 +11,7 @@ import torch
 import untaught
 from untaught.cli import main
 from untaught.codes import check_labels, embed, linear_probe
+from untaught.data import load_split
 from untaught.io import load_model
 from untaught.models.autoencoders import DenoisingAutoencoder
 
@@ -38,7 +39,7 @@ def test_embed_writes_the_codes_of_the_saved_model(dae_run, tmp_path, capsys):
     assert main(["embed", str(dae_run.path), "--split", "test", "-o", str(out)]) == 0
     saved = np.load(out)
     model = load_model(dae_run.path)
-    x = untaught.data.load_split("digits", "test")
+    x = load_split("digits", "test")
     assert np.array_equal(saved["codes"], embed(model, x.x))
     assert np.array_equal(saved["labels"], x.y.numpy())
     assert saved["codes"].shape == (360, 8)
