@@ -12,6 +12,8 @@ import dataclasses
 import io
 import logging
 import os
+import shlex
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -159,7 +161,11 @@ def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> P
             f"{folder} already holds a run; resume it with `untaught train --resume {folder}` or choose another --out"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / CONFIG, {**model_record(model), "train": dataclasses.asdict(cfg)})
+    # what the leaderboard shows besides the metrics: when the run started and the command that started it
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
+    record = {**model_record(model), "train": dataclasses.asdict(cfg), "created": created, "command": command}
+    write_json(folder / CONFIG, record)
     return folder
 
 

@@ -51,6 +51,7 @@ class Trainee(L.LightningModule):
         self._val: list[torch.Tensor] = []
         # what loss() accepts, looked up once (inspect.signature is slow for a per-step call)
         self._loss_takes_epoch = "epoch" in inspect.signature(model.loss).parameters
+        self._update_takes_epoch = "epoch" in inspect.signature(model.update).parameters
         self._window: dict[str, tuple[Any, int]] = {}  # training metrics summed since they were last logged
 
     # -- training -------------------------------------------------------------------------------
@@ -61,12 +62,15 @@ class Trainee(L.LightningModule):
         x, y = batch
         gen = self._generator()
         if self.by_update:
+            # an epoch-wise rule (batch EM: E-step statistics summed over an epoch) takes the epoch
+            schedule = {"epoch": self.current_epoch} if self._update_takes_epoch else {}
             with torch.no_grad():
                 metrics = self.model.update(
                     x,
                     step=self.steps,
                     generator=gen,
                     reduce=self._mean_across_ranks,
+                    **schedule,
                     **self.model.condition_for("update", y),
                 )
             self.steps += 1
