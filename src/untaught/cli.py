@@ -15,7 +15,12 @@ MODEL_FIELDS_FROM_DATA = ("shape", "levels")
 
 # Modules that add subcommands (embed, probe, inpaint, compress, ...): each defines
 # ``add_commands(sub)`` and imports its heavy dependencies inside the command functions.
-COMMAND_MODULES: tuple[str, ...] = ("untaught.codes", "untaught.models.boltzmann.commands", "untaught.leaderboard")
+COMMAND_MODULES: tuple[str, ...] = (
+    "untaught.codes",
+    "untaught.models.boltzmann.commands",
+    "untaught.models.som.commands",
+    "untaught.leaderboard",
+)
 
 
 def _tuple_of(kind: type) -> Any:

@@ -27,6 +27,7 @@ _MODELS: dict[str, str] = {
     "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
     "nade": "untaught.models.autoregressive.nade:NADE",
     "rbm": "untaught.models.boltzmann.rbm:RBM",
+    "som": "untaught.models.som.som:SOM",
     "pixel-histogram": "untaught.models.baselines.histogram:PixelHistogram",
     "histogram": "untaught.models.baselines.histogram:Histogram",
     "gaussian": "untaught.models.baselines.gaussian:Gaussian",
