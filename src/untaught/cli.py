@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "untaught.codes",
     "untaught.models.boltzmann.commands",
     "untaught.models.som.commands",
+    "untaught.models.flows.commands",
     "untaught.leaderboard",
 )
 
