@@ -175,6 +175,8 @@ class GatedPixelCNN(AutoregressiveModel):
         skip = 0
         for index, layer in enumerate(self.layers):
             v, hs, s = layer(v, hs, self._cond(y, index))
+            if index == 0:  # channels-last activations: oneDNN's faster convolutions on CPU
+                v, hs = (t.contiguous(memory_format=torch.channels_last) for t in (v, hs))
             skip = skip + s
         out = self._head(skip.permute(0, 2, 3, 1))  # [B, H, W, C * P]
         b, height, width, _ = out.shape

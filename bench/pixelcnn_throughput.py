@@ -1,0 +1,212 @@
+"""PixelCNN and Gated PixelCNN: training throughput against pytorch-generative, and sampling time
+(naive vs cached) at pytorch-generative's default sizes.
+
+EugenHotaj/pytorch-generative is not on PyPI, so its training steps are re-created here from its
+published code: ``CausalConv2d`` (``weight.data *= mask`` before every convolution), PixelCNN with
+a 7x7 mask-A input layer to 2 x 16 = 32 channels, 15 residual blocks (ReLU, 1x1 to 16, ReLU, 3x3
+mask B, ReLU, 1x1 to 32; its forward adds the block's output, which already holds the residual,
+to its input once more), head ReLU, 1x1 to 32, ReLU, 1x1 to 1, batch 256 (its ``reproduce``);
+Gated PixelCNN with 10 gated layers of 128 channels after a 7x7 input layer ((k//2+1) x k vertical
+and 1 x (k//2+1) horizontal convolutions, link, gated tanh*sigmoid, skip and residual 1x1), head
+32, batch 128. Both train with ``binary_cross_entropy_with_logits`` summed over pixels and plain
+Adam, as its ``reproduce`` functions do. untaught's models of the same sizes train with the
+optimizer its engine builds (Adam, fused where supported). Same binarised Fashion-MNIST batches,
+alternating rounds, same thread count.
+
+Sampling: the same untaught model samples 28x28 images with its naive sampler (one full forward
+pass per pixel, what pytorch-generative's ``sample`` does) and its cached sampler, from the same
+generator seed; the script prints both times, their ratio and whether the samples are identical.
+
+    python bench/pixelcnn_throughput.py [--threads 2] [--steps 8] [--rounds 3] [--samples 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from untaught.data import binarize_static, load_split
+from untaught.models.autoregressive.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig
+from untaught.models.autoregressive.pixelcnn import PixelCNN, PixelCNNConfig
+from untaught.training.module import adam
+
+
+# -- the peer's design, re-created ----------------------------------------------------------------
+class PeerCausalConv2d(nn.Conv2d):
+    def __init__(self, mask_center: bool, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        o, i, h, w = self.weight.shape
+        mask = torch.zeros(o, i, h, w)
+        mask[:, :, : h // 2, :] = 1
+        mask[:, :, h // 2, : w // 2 + int(not mask_center)] = 1
+        self.register_buffer("mask", mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.weight.data *= self.mask
+        return super().forward(x)
+
+
+class PeerResidual(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(n, n // 2, 1),
+            nn.ReLU(),
+            PeerCausalConv2d(False, n // 2, n // 2, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(n // 2, n, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.net(x)
+
+
+class PeerPixelCNN(nn.Module):
+    def __init__(self, n_residual: int = 15, residual_channels: int = 16, head_channels: int = 32) -> None:
+        super().__init__()
+        c = 2 * residual_channels
+        self.input = PeerCausalConv2d(True, 1, c, 7, padding=3)
+        self.layers = nn.ModuleList(PeerResidual(c) for _ in range(n_residual))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, head_channels, 1), nn.ReLU(), nn.Conv2d(head_channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input(x)
+        for layer in self.layers:
+            x = x + layer(x)
+        return self.head(x)
+
+
+def peer_gate(x: torch.Tensor) -> torch.Tensor:
+    f, g = x.chunk(2, 1)
+    return torch.tanh(f) * torch.sigmoid(g)
+
+
+class PeerGatedLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, mask_center: bool) -> None:
+        super().__init__()
+        p = (k - 1) // 2
+        self.mask_center = mask_center
+        self.v1xn = nn.Conv2d(cin, cout, (1, k), padding=(0, p))
+        self.vnx1 = nn.Conv2d(cout, 2 * cout, (k // 2 + 1, 1), padding=(p + 1, 0))
+        self.v1x1 = nn.Conv2d(cin, 2 * cout, 1)
+        self.link = nn.Conv2d(2 * cout, 2 * cout, 1)
+        self.h1xn = nn.Conv2d(cin, 2 * cout, (1, k // 2 + 1), padding=(0, p + int(mask_center)))
+        self.hres = nn.Conv2d(cout, cout, 1)
+        self.hskip = nn.Conv2d(cout, cout, 1)
+
+    def forward(self, v_in: torch.Tensor, h_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _, _, h, w = v_in.shape
+        v = self.vnx1(self.v1xn(v_in))[:, :, :h, :]
+        link = self.link(v)
+        v = peer_gate(v + self.v1x1(v_in))
+        hs = peer_gate(link + self.h1xn(h_in)[:, :, :, :w])
+        skip = self.hskip(hs)
+        hs = self.hres(hs)
+        if not self.mask_center:
+            hs = hs + h_in
+        return v, hs, skip
+
+
+class PeerGatedPixelCNN(nn.Module):
+    def __init__(self, n_gated: int = 10, gated_channels: int = 128, head_channels: int = 32) -> None:
+        super().__init__()
+        self.input = PeerGatedLayer(1, gated_channels, 7, True)
+        self.layers = nn.ModuleList(PeerGatedLayer(gated_channels, gated_channels, 3, False) for _ in range(n_gated))
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(gated_channels, head_channels, 1), nn.ReLU(), nn.Conv2d(head_channels, 1, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v, h, skips = self.input(x, x)
+        for layer in self.layers:
+            v, h, skip = layer(v, h)
+            skips = skips + skip
+        return self.head(skips)
+
+
+# -- timing ---------------------------------------------------------------------------------------
+def peer_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
+    xf = x.float()
+    loss = F.binary_cross_entropy_with_logits(model(xf), xf, reduction="none").flatten(1).sum(1).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def ours_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
+    loss, _ = model.loss(x)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def rate(step, model, opt, batches: list[torch.Tensor]) -> float:
+    start = time.perf_counter()
+    for x in batches:
+        step(model, opt, x)
+    return sum(len(x) for x in batches) / (time.perf_counter() - start)
+
+
+def compare(label: str, peer: nn.Module, ours: nn.Module, data: torch.Tensor, batch: int, args) -> None:
+    batches = list(data[: args.steps * batch].split(batch))
+    peer_opt, ours_opt = torch.optim.Adam(peer.parameters()), adam(ours.parameters(), lr=1e-3)
+    peer_step(peer, peer_opt, batches[0])
+    ours_step(ours, ours_opt, batches[0])
+    results: dict[str, list[float]] = {"peer": [], "untaught": []}
+    for _ in range(args.rounds):
+        results["peer"].append(rate(peer_step, peer, peer_opt, batches))
+        results["untaught"].append(rate(ours_step, ours, ours_opt, batches))
+    ratios = [u / p for u, p in zip(results["untaught"], results["peer"], strict=True)]
+    n_peer, n_ours = (sum(p.numel() for p in m.parameters()) for m in (peer, ours))
+    print(f"{label}: batch {batch}, {args.rounds} rounds x {args.steps} steps, parameters peer {n_peer}, ours {n_ours}")
+    for name, values in results.items():
+        print(f"  {name:<9} train step {statistics.median(values):8.1f} images/s (median; min {min(values):.1f})")
+    print(f"  ratio untaught/peer (median of per-round ratios): {statistics.median(ratios):.2f}")
+
+
+def sampling(label: str, model, n: int, naive: bool = True) -> None:
+    model.eval()
+    t0 = time.perf_counter()
+    fast = model.sample(n, generator=torch.Generator().manual_seed(0), fast=True)
+    t_fast = time.perf_counter() - t0
+    line = f"{label}: {n} samples of 28x28: cached {t_fast:.2f} s"
+    if naive:
+        t0 = time.perf_counter()
+        slow = model.sample(n, generator=torch.Generator().manual_seed(0), fast=False)
+        t_naive = time.perf_counter() - t0
+        same = (fast == slow).float().mean().item()
+        line += f", naive {t_naive:.2f} s, speed-up {t_naive / t_fast:.1f}x, identical pixels {same:.4%}"
+    print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=8, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=16, help="images per sampling measurement")
+    parser.add_argument("--gated-naive-samples", type=int, default=2, help="images for gated naive sampling")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, binarised Fashion-MNIST")
+    data = binarize_static(load_split("fashion-mnist", "train").x, 256)
+
+    torch.manual_seed(0)
+    pixelcnn = PixelCNN(PixelCNNConfig(shape=(1, 28, 28), levels=2, blocks=15, channels=32, head=32))
+    compare("PixelCNN 15 blocks x 32 channels", PeerPixelCNN(), pixelcnn, data, 256, args)
+    gated = GatedPixelCNN(GatedPixelCNNConfig(shape=(1, 28, 28), levels=2, layers=10, channels=128, head=32))
+    compare("Gated PixelCNN 10 layers x 128 channels", PeerGatedPixelCNN(), gated, data, 128, args)
+
+    sampling("PixelCNN (trained 1 round)", pixelcnn, args.samples)
+    sampling("Gated PixelCNN", gated, args.gated_naive_samples)
+    sampling("Gated PixelCNN", gated, args.samples, naive=False)
+
+
+if __name__ == "__main__":
+    main()
