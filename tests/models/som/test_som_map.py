@@ -75,7 +75,7 @@ def test_bad_settings_are_named():
         SOMConfig(topology="toroid")
     with pytest.raises(ValueError, match="mexican-hat' has negative weights"):
         SOMConfig(neighbourhood="mexican-hat", mode="batch")
-    with pytest.raises(ValueError, match=r"lr_start must be in \(0, 1\]; got 2"):
+    with pytest.raises(ValueError, match=r"lr_start must be None or in \(0, 1\]; got 2"):
         SOMConfig(lr_start=2)
 
 

@@ -29,7 +29,8 @@ class SOMEstimator(TransformerMixin, BaseEstimator):
     sigma_start : float or None, default=None
         Initial neighbourhood radius in grid units (None: max(n_rows, n_cols) / 2).
     sigma_end : float, default=1.0
-    learning_rate_start, learning_rate_end : float, default=0.5, 0.01
+    learning_rate_start, learning_rate_end : float or None, default=None
+        (None: 1.0 -> 0.1 for the batch rule, 0.5 -> 0.01 for the online rule)
     decay : {"exponential", "linear", "inverse"}, default="exponential"
         Schedule of the radius and learning rate over the whole fit.
     n_iter : int, default=10
@@ -75,8 +76,8 @@ class SOMEstimator(TransformerMixin, BaseEstimator):
         mode: str = "batch",
         sigma_start: float | None = None,
         sigma_end: float = 1.0,
-        learning_rate_start: float = 0.5,
-        learning_rate_end: float = 0.01,
+        learning_rate_start: float | None = None,
+        learning_rate_end: float | None = None,
         decay: str = "exponential",
         n_iter: int = 10,
         batch_size: int = 128,

@@ -53,7 +53,8 @@ class SOMConfig(ModelConfig):
         metric: 'euclidean' or 'cosine' (similarity that chooses the BMU).
         mode: 'batch' (batch map on each minibatch) or 'online' (one example at a time).
         sigma_start, sigma_end: neighbourhood radius in grid units (default start: max(rows, cols) / 2).
-        lr_start, lr_end: learning rate.
+        lr_start, lr_end: learning rate (default: 1.0 -> 0.1 for the batch rule, whose minibatch means
+            are already averages; 0.5 -> 0.01 for the online rule).
         decay: 'exponential', 'linear' or 'inverse' schedule for σ and the learning rate.
         decay_steps: updates (minibatches) over which they go from start to end, then stay; ``untaught
             som`` sets it to the whole run.
@@ -69,8 +70,8 @@ class SOMConfig(ModelConfig):
     mode: Literal["batch", "online"] = "batch"
     sigma_start: float | None = None
     sigma_end: float = 1.0
-    lr_start: float = 0.5
-    lr_end: float = 0.01
+    lr_start: float | None = None
+    lr_end: float | None = None
     decay: Literal["exponential", "linear", "inverse"] = "exponential"
     decay_steps: int = 1000
     init: Literal["pca", "random"] = "pca"
@@ -92,8 +93,8 @@ class SOMConfig(ModelConfig):
             ("cols", self.cols >= 1 and self.rows * self.cols >= 2, "an integer >= 1, with rows * cols >= 2"),
             ("sigma_start", self.sigma_start is None or self.sigma_start > 0, "None or a positive number"),
             ("sigma_end", self.sigma_end > 0, "a positive number"),
-            ("lr_start", 0 < self.lr_start <= 1, "in (0, 1]"),
-            ("lr_end", 0 < self.lr_end <= 1, "in (0, 1]"),
+            ("lr_start", self.lr_start is None or 0 < self.lr_start <= 1, "None or in (0, 1]"),
+            ("lr_end", self.lr_end is None or 0 < self.lr_end <= 1, "None or in (0, 1]"),
             ("decay_steps", self.decay_steps >= 1, "an integer >= 1"),
         ]
         for name, ok, expected in checks:
@@ -108,6 +109,12 @@ class SOMConfig(ModelConfig):
     @property
     def units(self) -> int:
         return self.rows * self.cols
+
+    @property
+    def learning_rates(self) -> tuple[float, float]:
+        """(start, end) of the learning rate, with the mode's defaults filled in."""
+        start, end = (1.0, 0.1) if self.mode == "batch" else (0.5, 0.01)
+        return (self.lr_start or start, self.lr_end or end)
 
     @property
     def sigma0(self) -> float:
@@ -163,7 +170,7 @@ class SOM(Model):
         """(σ, learning rate) at update ``step``."""
         c = self.config
         sigma = decay(c.sigma0, c.sigma_end, step, c.decay_steps, c.decay)
-        return sigma, decay(c.lr_start, c.lr_end, step, c.decay_steps, c.decay)
+        return sigma, decay(*c.learning_rates, step, c.decay_steps, c.decay)
 
     # -- training -------------------------------------------------------------------------------
     def initialise(self, v: torch.Tensor, generator: torch.Generator | None, reduce: Reduce | None) -> None:
@@ -212,9 +219,9 @@ class SOM(Model):
             sums = torch.cat([(h.T @ v).flatten() / len(v), h.sum(0) / len(v), qe[None]])  # means: reducible
             sums = reduce(sums) if reduce is not None else sums
             num, den, qe = sums[: c.units * c.dims].view(c.units, c.dims), sums[c.units * c.dims : -1], sums[-1]
-            hit = den > 1e-12 * den.max().clamp_min(1e-30)
-            target = num[hit] / den[hit, None]
-            self.weight[hit] += lr * (target - self.weight[hit])
+            hit = (den > 1e-12 * den.max().clamp_min(1e-30))[:, None]  # units with (numerically) no weight stay
+            target = num / den.clamp_min(1e-30)[:, None]
+            self.weight.add_(torch.where(hit, target - self.weight, 0.0), alpha=lr)
         else:
             before = self.weight.clone()
             w = self.weight
