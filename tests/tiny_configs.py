@@ -30,4 +30,7 @@ TINY = {
     "histogram": dict(shape=(2,), levels=None, max_bins=8),
     "gaussian": dict(shape=(3,), levels=None),
     "gmm": dict(shape=(2,), levels=None, components=3),
+    "vae": dict(latent=2, hidden=(8,), iwae_k=3),
+    "iwae": dict(latent=2, hidden=(8,), k=3, iwae_k=4),
+    "conv-vae": dict(shape=(1, 4, 4), levels=5, latent=2, channels=(3,), likelihood="logistic", iwae_k=2),
 }

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,24 +146,33 @@ def _report(folder: Path, metrics: dict[str, Any]) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from .evaluation import NLL, evaluate_nll
+    from .evaluation import NLL, evaluate_nll, record_evaluation
     from .io import CONFIG, load_model, read_json, run_folder
     from .training import prepare
 
     folder = run_folder(args.run)
     model = load_model(folder)
-    if args.ensemble is not None:
-        if "ensemble" not in {f.name for f in dataclasses.fields(model.config)}:
-            raise ValueError(f"--ensemble applies to models with a mask ensemble; {model.name} has none")
-        model.config.ensemble = args.ensemble
+    # evaluation options are config fields a model declares (--ensemble: MADE, --iwae-k: VAEs, DRAW)
+    given = {name: getattr(args, name) for name in EVAL_OPTIONS if getattr(args, name) is not None}
+    for name in given:
+        if name not in {f.name for f in dataclasses.fields(model.config)}:
+            raise ValueError(f"--{name.replace('_', '-')} applies to {EVAL_OPTIONS[name]}; {model.name} has no {name}")
+    if given:
+        model.config = dataclasses.replace(model.config, **given)  # the config checks the values
     train_cfg = read_json(folder / CONFIG)["train"]
     torch.set_num_threads(args.threads or torch.get_num_threads())
     data = prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
     if "log_prob" not in model.capabilities():
         raise ValueError(f"{model.name} has no log_prob: there is no NLL to evaluate")
+    started = time.perf_counter()
     result: NLL = evaluate_nll(model, getattr(data, args.split), batch_size=args.batch_size)
-    print(f"{model.name} on {train_cfg['data']} ({args.split}): {result}")
+    seconds = time.perf_counter() - started
+    print(f"{model.name} on {train_cfg['data']} ({args.split}): {result} [{seconds:.1f} s]")
+    record_evaluation(folder, result, args.split, " ".join(f"{k}={v}" for k, v in given.items()), seconds)
     return 0
+
+
+EVAL_OPTIONS = {"ensemble": "models with a mask ensemble", "iwae_k": "latent-variable models (an IWAE bound)"}
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -236,6 +246,7 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder")
     p.add_argument("--split", choices=["train", "val", "test"], default="test")
     p.add_argument("--ensemble", type=int, help="masks to average (MADE)")
+    p.add_argument("--iwae-k", type=int, help="importance samples of the IWAE bound (VAE, IWAE, DRAW), e.g. 5000")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_eval)

@@ -85,3 +85,24 @@ def describe_metrics(metrics: dict) -> list[str]:
             f"{metrics['threads']} thread(s); weights kept: {metrics.get('selected', 'last')}"
         )
     return lines
+
+
+def record_evaluation(folder, result: NLL, split: str, method: str, seconds: float) -> None:
+    """Append ``result`` to the run's metrics.json under ``evaluations`` (for the leaderboard).
+
+    A run without metrics.json (training unfinished) is left untouched.
+    """
+    import time
+    from pathlib import Path
+
+    from .io import METRICS, read_json, write_json
+
+    path = Path(folder) / METRICS
+    if not path.is_file():
+        return
+    metrics = read_json(path)
+    record = {k.removeprefix("x_"): v for k, v in result.as_dict("x").items()}
+    when = time.strftime("%Y-%m-%d %H:%M")
+    record |= {"split": split, "method": method or "default", "seconds": seconds, "date": when}
+    metrics.setdefault("evaluations", []).append(record)
+    write_json(path, metrics)

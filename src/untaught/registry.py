@@ -32,6 +32,9 @@ _MODELS: dict[str, str] = {
     "histogram": "untaught.models.baselines.histogram:Histogram",
     "gaussian": "untaught.models.baselines.gaussian:Gaussian",
     "gmm": "untaught.models.baselines.gaussian:GaussianMixture",
+    "vae": "untaught.models.latent.vae:VAE",
+    "iwae": "untaught.models.latent.vae:IWAE",
+    "conv-vae": "untaught.models.latent.vae:ConvVAE",
 }
 
 

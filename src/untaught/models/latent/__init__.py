@@ -1,0 +1,9 @@
+"""Latent-variable models that report honest bounds: VAE (ELBO), IWAE, convolutional VAE, DRAW.
+
+``log_prob`` of every model here is the importance-weighted bound ``L_k`` (Burda et al. 2016), a
+lower bound on log p(x); ``log_prob_kind`` says so, and ``untaught eval RUN --iwae-k 5000`` tightens it.
+"""
+
+from .vae import IWAE, VAE, ConvVAE, ConvVAEConfig, IWAEConfig, VAEConfig
+
+__all__ = ["IWAE", "VAE", "ConvVAE", "ConvVAEConfig", "IWAEConfig", "VAEConfig"]
