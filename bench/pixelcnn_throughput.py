@@ -17,7 +17,7 @@ Sampling: the same untaught model samples 28x28 images with its naive sampler (o
 pass per pixel, what pytorch-generative's ``sample`` does) and its cached sampler, from the same
 generator seed; the script prints both times, their ratio and whether the samples are identical.
 
-    python bench/pixelcnn_throughput.py [--threads 2] [--steps 8] [--rounds 3] [--samples 16]
+    python bench/pixelcnn_throughput.py [--threads 2] [--steps 6] [--rounds 3] [--samples 16]
 """
 
 from __future__ import annotations
@@ -153,18 +153,20 @@ def rate(step, model, opt, batches: list[torch.Tensor]) -> float:
     return sum(len(x) for x in batches) / (time.perf_counter() - start)
 
 
-def compare(label: str, peer: nn.Module, ours: nn.Module, data: torch.Tensor, batch: int, args) -> None:
-    batches = list(data[: args.steps * batch].split(batch))
+def compare(
+    label: str, peer: nn.Module, ours: nn.Module, data: torch.Tensor, batch: int, steps: int, rounds: int
+) -> None:
+    batches = list(data[: steps * batch].split(batch))
     peer_opt, ours_opt = torch.optim.Adam(peer.parameters()), adam(ours.parameters(), lr=1e-3)
     peer_step(peer, peer_opt, batches[0])
     ours_step(ours, ours_opt, batches[0])
     results: dict[str, list[float]] = {"peer": [], "untaught": []}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         results["peer"].append(rate(peer_step, peer, peer_opt, batches))
         results["untaught"].append(rate(ours_step, ours, ours_opt, batches))
     ratios = [u / p for u, p in zip(results["untaught"], results["peer"], strict=True)]
     n_peer, n_ours = (sum(p.numel() for p in m.parameters()) for m in (peer, ours))
-    print(f"{label}: batch {batch}, {args.rounds} rounds x {args.steps} steps, parameters peer {n_peer}, ours {n_ours}")
+    print(f"{label}: batch {batch}, {rounds} rounds x {steps} steps, parameters peer {n_peer}, ours {n_ours}")
     for name, values in results.items():
         print(f"  {name:<9} train step {statistics.median(values):8.1f} images/s (median; min {min(values):.1f})")
     print(f"  ratio untaught/peer (median of per-round ratios): {statistics.median(ratios):.2f}")
@@ -188,10 +190,12 @@ def sampling(label: str, model, n: int, naive: bool = True) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=8, help="training steps per round")
+    parser.add_argument("--steps", type=int, default=6, help="PixelCNN training steps per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gated-steps", type=int, default=1, help="Gated PixelCNN training steps per round")
+    parser.add_argument("--gated-rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=16, help="images per sampling measurement")
-    parser.add_argument("--gated-naive-samples", type=int, default=2, help="images for gated naive sampling")
+    parser.add_argument("--gated-naive-samples", type=int, default=1, help="images for gated naive sampling")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, binarised Fashion-MNIST")
@@ -199,9 +203,17 @@ def main() -> None:
 
     torch.manual_seed(0)
     pixelcnn = PixelCNN(PixelCNNConfig(shape=(1, 28, 28), levels=2, blocks=15, channels=32, head=32))
-    compare("PixelCNN 15 blocks x 32 channels", PeerPixelCNN(), pixelcnn, data, 256, args)
+    compare("PixelCNN 15 blocks x 32 channels", PeerPixelCNN(), pixelcnn, data, 256, args.steps, args.rounds)
     gated = GatedPixelCNN(GatedPixelCNNConfig(shape=(1, 28, 28), levels=2, layers=10, channels=128, head=32))
-    compare("Gated PixelCNN 10 layers x 128 channels", PeerGatedPixelCNN(), gated, data, 128, args)
+    compare(
+        "Gated PixelCNN 10 layers x 128 channels",
+        PeerGatedPixelCNN(),
+        gated,
+        data,
+        128,
+        args.gated_steps,
+        args.gated_rounds,
+    )
 
     sampling("PixelCNN (trained 1 round)", pixelcnn, args.samples)
     sampling("Gated PixelCNN", gated, args.gated_naive_samples)
