@@ -155,3 +155,12 @@ def test_bad_input_is_refused_with_the_argument_named():
         model.iwae_bound(all_images(), 0)
     with pytest.raises(ValueError, match="binary data"):
         model.log_prob(all_images() * 3)
+
+
+def test_the_bernoulli_fast_path_equals_the_generic_likelihood():
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(shape=(1, 4, 5), levels=2, latent=3, hidden=(7, 6))).double()
+    x = torch.randint(2, (4, 1, 4, 5), dtype=torch.uint8)
+    z = torch.randn(3, 4, 3, dtype=torch.float64)
+    params = model.decoder_params(z.flatten(0, 1)).view(3, 4, 1, 4, 5, 1)
+    assert torch.allclose(model.log_px(z, x), likelihoods.log_prob("bernoulli", params, x, 2), atol=1e-12)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..autoencoders.networks import conv_decoder, conv_encoder, mlp
@@ -142,14 +143,30 @@ class VAE(Model):
         out = self.decoder(z)  # [N, P * C, H, W], channel index p * C + c
         return out.view(len(z), self.params_per_pixel, c, h, w).permute(0, 2, 3, 4, 1)
 
+    def log_px(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``log p(x | z)`` in nats for z [k, B, latent] and x [B, C, H, W] -> [k, B].
+
+        For the Bernoulli MLP decoder the data term ``sum_d x_d l_d`` of the logits ``l = W h + b``
+        is computed as ``h . (W^T x) + b . x`` (once per image, not per sample and pixel); only
+        ``sum_d softplus(l_d)`` needs every logit. Same value, a third less work per sample.
+        """
+        k, b = z.shape[:2]
+        if self.kind == "bernoulli" and self.config.network == "mlp":
+            body, last = self.decoder[0][:-2], self.decoder[0][-2]
+            h = body(z.flatten(0, 1))  # [k * B, H]
+            flat = x.flatten(1).to(h.dtype)  # [B, D]
+            data = (h.view(k, b, -1) * (flat @ last.weight)).sum(-1) + flat @ last.bias
+            return data - F.softplus(last(h)).sum(-1).view(k, b)
+        params = self.decoder_params(z.flatten(0, 1)).view(k, b, *self.config.shape, self.params_per_pixel)
+        return likelihoods.log_prob(self.kind, params, x, self.config.levels)
+
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """``k`` samples per image: log p(x|z), log p(z), log q(z|x), each [k, B], and the closed-form KL [B]."""
         mu, log_var = self.posterior(x)
         eps = torch.randn(k, *mu.shape, generator=generator, dtype=torch.float32).to(mu)
         std = (0.5 * log_var).exp()
         z = mu + std * eps  # [k, B, L]
-        params = self.decoder_params(z.flatten(0, 1)).view(k, len(x), *self.config.shape, self.params_per_pixel)
-        log_px = likelihoods.log_prob(self.kind, params, x, self.config.levels)  # [k, B]
+        log_px = self.log_px(z, x)  # [k, B]
         log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
         log_qz = -0.5 * (eps.pow(2) + LOG_2PI + log_var).sum(-1)
         kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(-1)
