@@ -28,6 +28,7 @@ _MODELS: dict[str, str] = {
     "nade": "untaught.models.autoregressive.nade:NADE",
     "rbm": "untaught.models.boltzmann.rbm:RBM",
     "som": "untaught.models.som.som:SOM",
+    "grbm": "untaught.models.boltzmann.gaussian:GaussianRBM",
     "pixel-histogram": "untaught.models.baselines.histogram:PixelHistogram",
     "histogram": "untaught.models.baselines.histogram:Histogram",
     "gaussian": "untaught.models.baselines.gaussian:Gaussian",

@@ -94,11 +94,14 @@ class RBMConfig(ModelConfig):
     ais_betas: int = 1000
     sample_steps: int = 1000
 
-    def __post_init__(self) -> None:
+    def check_data_kind(self) -> None:
         if self.levels != 2:
             raise ValueError(
                 f"the binary RBM models binary data: levels must be 2 (train with --binarize); got {self.levels}"
             )
+
+    def __post_init__(self) -> None:
+        self.check_data_kind()
         checks = [
             ("hidden", self.hidden >= 1, "an integer >= 1"),
             ("k", self.k >= 1, "an integer >= 1"),
@@ -160,31 +163,58 @@ class RBM(Model):
         self.register_buffer("data_seen", torch.zeros((), dtype=torch.float64))
         self._log_z_cache: tuple[tuple, LogPartition] | None = None
 
-    # -- energies -----------------------------------------------------------------------------
+    # -- energies: the visible units' part is what the subclasses change ---------------------------
     def visible(self, x: torch.Tensor) -> torch.Tensor:
         """Binary data x [B, *shape] (levels) -> float visible states [B, D] in the weights' dtype."""
         return self.check_data(x).flatten(1).to(self.weight.dtype)
 
+    def visible_energy(self, v: torch.Tensor) -> torch.Tensor:
+        """The energy terms of the visibles alone: ``-b·v``; v [B, D] -> [B]."""
+        return -(v @ self.visible_bias)
+
+    def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
+        """Total input of every hidden unit, ``c + v·W``: v [B, D] -> [B, H]."""
+        return v @ self.weight + self.hidden_bias
+
+    def weight_statistic(self, v: torch.Tensor) -> torch.Tensor:
+        """The visibles as the weights see them (``∂(-E)/∂W = this ⊗ h``): v itself for binary units."""
+        return v
+
+    def visible_bias_statistic(self, v: torch.Tensor) -> torch.Tensor:
+        """``-∂E/∂b`` for visibles v [B, D] (v itself for binary units)."""
+        return v
+
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
-        """F(v) = -b·v - Σ_j softplus(c_j + v·W_j) in nats; v float [B, D] -> [B]."""
-        return -(v @ self.visible_bias) - F.softplus(v @ self.weight + self.hidden_bias).sum(1)
+        """F(v) = -log Σ_h exp(-E(v, h)) = visible energy - Σ_j softplus(hidden input_j), nats; v [B, D] -> [B]."""
+        return self.visible_energy(v) - F.softplus(self.hidden_input(v)).sum(1)
 
     def energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """E(v, h) = -v·W·h - b·v - c·h; v [B, D], h [B, H] -> [B]."""
-        return -((v @ self.weight) * h).sum(1) - v @ self.visible_bias - h @ self.hidden_bias
+        """E(v, h) = visible energy - h·(c + v·W) (binary: -v·W·h - b·v - c·h); v [B, D], h [B, H] -> [B]."""
+        return self.visible_energy(v) - (self.hidden_input(v) * h).sum(1)
 
     def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
         """p(h = 1 | v): v [B, D] -> [B, H]."""
-        return torch.sigmoid(v @ self.weight + self.hidden_bias)
+        return torch.sigmoid(self.hidden_input(v))
 
     def visible_probs(self, h: torch.Tensor) -> torch.Tensor:
-        """p(v = 1 | h): h [B, H] -> [B, D]."""
+        """E[v | h] (binary: p(v = 1 | h)): h [B, H] -> [B, D]."""
         return torch.sigmoid(h @ self.weight.T + self.visible_bias)
+
+    def sample_visible(
+        self, h: torch.Tensor, generator: torch.Generator | None, temperature: float = 1.0
+    ) -> torch.Tensor:
+        """v ~ p(v | h)^(1/T), normalised: h [B, H] -> [B, D]."""
+        return bernoulli(torch.sigmoid((h @ self.weight.T + self.visible_bias) / temperature), generator)
+
+    def random_visible(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Starting states for chains: uniform random binary vectors [n, D]."""
+        w = self.weight
+        return bernoulli(torch.full((n, self.config.dims), 0.5, dtype=w.dtype, device=w.device), generator)
 
     def gibbs(self, v: torch.Tensor, steps: int, generator: torch.Generator | None) -> torch.Tensor:
         """``steps`` rounds of block Gibbs sampling v -> h -> v; v float [B, D] -> float [B, D]."""
         for _ in range(steps):
-            v = bernoulli(self.visible_probs(bernoulli(self.hidden_probs(v), generator)), generator)
+            v = self.sample_visible(bernoulli(self.hidden_probs(v), generator), generator)
         return v
 
     # -- training -------------------------------------------------------------------------------
@@ -195,26 +225,28 @@ class RBM(Model):
         for the biases, with the hidden states replaced by their probabilities in both phases (as in
         Hinton's guide). The persistent chains advance as a side effect.
         """
-        hidden_input = v @ self.weight + self.hidden_bias
+        hidden_input = self.hidden_input(v)
         ph = torch.sigmoid(hidden_input)
         if self.config.persistent:
             if not self.chain_ready:
-                self.chain.copy_(bernoulli(torch.full_like(self.chain, 0.5), generator))
+                self.chain.copy_(self.random_visible(len(self.chain), generator))
                 self.chain_ready.fill_(True)
             neg = self.gibbs(self.chain, self.config.k, generator)
             self.chain.copy_(neg)
         else:
             neg = self.gibbs(v, self.config.k, generator)
-        neg_input = neg @ self.weight + self.hidden_bias
+        neg_input = self.hidden_input(neg)
         ph_neg = torch.sigmoid(neg_input)
+        # ∂(-E)/∂W = (the visibles as the hidden units see them) hᵀ: recovered from the hidden input
+        seen, seen_neg = self.weight_statistic(v), self.weight_statistic(neg)
         grads = {
-            "weight": v.T @ ph / len(v) - neg.T @ ph_neg / len(neg),
-            "visible_bias": v.mean(0) - neg.mean(0),
+            "weight": seen.T @ ph / len(v) - seen_neg.T @ ph_neg / len(neg),
+            "visible_bias": self.visible_bias_statistic(v).mean(0) - self.visible_bias_statistic(neg).mean(0),
             "hidden_bias": ph.mean(0) - ph_neg.mean(0),
         }
-        # F(v) = -b·v - Σ softplus(hidden input), from the products already made
-        free_data = -(v @ self.visible_bias) - F.softplus(hidden_input).sum(1)
-        free_neg = -(neg @ self.visible_bias) - F.softplus(neg_input).sum(1)
+        # F(v) = visible energy - Σ softplus(hidden input), from the products already made
+        free_data = self.visible_energy(v) - F.softplus(hidden_input).sum(1)
+        free_neg = self.visible_energy(neg) - F.softplus(neg_input).sum(1)
         return CDStatistics(grads, neg, ph, free_data.mean() - free_neg.mean())
 
     def update(
@@ -324,12 +356,15 @@ class RBM(Model):
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be positive; got {temperature}")
-        w, b, c = self.weight / temperature, self.visible_bias / temperature, self.hidden_bias / temperature
-        v = bernoulli(torch.full((n, self.config.dims), 0.5, dtype=w.dtype, device=w.device), generator)
+        v = self.random_visible(n, generator)
         for _ in range(self.config.sample_steps):
-            h = bernoulli(torch.sigmoid(v @ w + c), generator)
-            v = bernoulli(torch.sigmoid(h @ w.T + b), generator)
-        return v.to(torch.uint8).view(n, *self.config.shape)
+            h = bernoulli(torch.sigmoid(self.hidden_input(v) / temperature), generator)
+            v = self.sample_visible(h, generator, temperature)
+        return self.as_data(v).view(n, *self.config.shape)
+
+    def as_data(self, v: torch.Tensor) -> torch.Tensor:
+        """Visible states [B, D] as the data type: uint8 levels for binary units."""
+        return v.to(torch.uint8)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
