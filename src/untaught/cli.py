@@ -18,6 +18,7 @@ MODEL_FIELDS_FROM_DATA = ("shape", "levels")
 # ``add_commands(sub)`` and imports its heavy dependencies inside the command functions.
 COMMAND_MODULES: tuple[str, ...] = (
     "untaught.codes",
+    "untaught.inpaint",
     "untaught.models.boltzmann.commands",
     "untaught.models.som.commands",
     "untaught.models.flows.commands",

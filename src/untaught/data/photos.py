@@ -1,0 +1,191 @@
+"""Photographs: a folder of images cut into fixed-size crops, deterministically.
+
+A photo dataset is a folder with ``train/``, ``val/`` and ``test/`` subfolders of image files (any
+format Pillow reads), or a flat folder used for evaluation only. Every image becomes crops of
+``crop`` x ``crop`` pixels, RGB (3 x crop x crop) or grey (1 x crop x crop), 256 levels:
+
+* training split: ``per_image`` crops at random positions, drawn from a generator seeded by the
+  image's index, so the same crops come back on every machine and every run;
+* evaluation splits: a centred grid of non-overlapping crops (as many as fit).
+
+Registered here: ``bsds500`` (the 500 photographs of the Berkeley Segmentation Data Set, split
+200 / 100 / 200 as published; 128 x 128 RGB crops), ``bsds500-64`` (64 x 64 RGB) and ``kodak``
+(the 24 Kodak PhotoCD images, test split only, 128 x 128 RGB grid crops). Other sizes or grey
+crops: ``register_photos(name, folder, crop=..., grey=...)``.
+
+The folders are looked for in ``root`` (if given), the dataset cache (``$UNTAUGHT_DATA``), and any
+``shared/data/`` folder above the working directory or the package; labels are -1 (none).
+
+References:
+    Arbelaez, Maire, Fowlkes, Malik. Contour Detection and Hierarchical Image Segmentation.
+    IEEE TPAMI 33(5), 2011. (BSDS500)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .download import DatasetUnavailableError, cache_dir
+from .registry import DatasetInfo, Split, register
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
+
+
+def read_image(path: str | os.PathLike[str], grey: bool = False) -> np.ndarray:
+    """An image file as uint8 [H, W, 3] (RGB) or [H, W] (grey); a clear error if it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L" if grey else "RGB"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image {str(path)!r} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise ValueError(
+            f"cannot read {str(path)!r} as an image ({e}); expected a JPEG, PNG or other Pillow format"
+        ) from None
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of ``folder``, sorted by name (the order fixes the crops)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _search_roots(root: str | None) -> Iterator[Path]:
+    if root is not None:
+        yield Path(root)
+    yield cache_dir()
+    here = Path(__file__).resolve()
+    for start in (Path.cwd().resolve(), here):
+        for parent in (start, *start.parents):
+            yield parent / "shared" / "data"
+
+
+def find_folder(folder: str, root: str | None = None) -> Path | None:
+    """The first ``<search root>/<folder>`` that exists (see the module docstring), or None."""
+    for base in _search_roots(root):
+        if (base / folder).is_dir():
+            return base / folder
+    return None
+
+
+def random_crops(image: np.ndarray, crop: int, count: int, generator: torch.Generator) -> list[np.ndarray]:
+    """``count`` crops of ``crop`` x ``crop`` at uniform random positions of ``image`` [H, W, ...]."""
+    h, w = image.shape[:2]
+    if h < crop or w < crop:
+        raise ValueError(f"an image of {w}x{h} pixels is smaller than the crop size {crop}")
+    tops = torch.randint(0, h - crop + 1, (count,), generator=generator).tolist()
+    lefts = torch.randint(0, w - crop + 1, (count,), generator=generator).tolist()
+    return [image[t : t + crop, s : s + crop] for t, s in zip(tops, lefts, strict=True)]
+
+
+def grid_crops(image: np.ndarray, crop: int) -> list[np.ndarray]:
+    """Non-overlapping ``crop`` x ``crop`` crops on a grid centred in ``image``, row by row."""
+    h, w = image.shape[:2]
+    rows, cols = h // crop, w // crop
+    if rows == 0 or cols == 0:
+        raise ValueError(f"an image of {w}x{h} pixels is smaller than the crop size {crop}")
+    top, left = (h - rows * crop) // 2, (w - cols * crop) // 2
+    return [
+        image[top + r * crop : top + (r + 1) * crop, left + c * crop : left + (c + 1) * crop]
+        for r in range(rows)
+        for c in range(cols)
+    ]
+
+
+def load_crops(folder: Path, *, crop: int, grey: bool, random: bool, per_image: int = 8, seed: int = 0) -> torch.Tensor:
+    """Crops of every image in ``folder``: uint8 [N, C, crop, crop]."""
+    files = image_files(folder)
+    if not files:
+        raise DatasetUnavailableError(f"{folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    crops: list[np.ndarray] = []
+    for index, path in enumerate(files):
+        image = read_image(path, grey)
+        if random:
+            crops += random_crops(image, crop, per_image, torch.Generator().manual_seed(seed * 1_000_003 + index))
+        else:
+            crops += grid_crops(image, crop)
+    array = np.stack(crops)
+    array = array[:, None] if grey else array.transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def register_photos(
+    name: str,
+    folder: str,
+    *,
+    crop: int,
+    grey: bool = False,
+    per_image: int = 8,
+    sizes: dict[str, int],
+    description: str,
+    evaluation_only: bool = False,
+) -> DatasetInfo:
+    """Register a photo dataset ``name`` read from ``folder`` (a name looked up as in the module
+    docstring). ``sizes`` are the crops per split (stated, and checked when loaded).
+    ``evaluation_only``: the folder holds the test images directly; train and val are refused."""
+
+    def locate(root: str | None) -> Path:
+        found = find_folder(folder, root)
+        if found is None:
+            places = ", ".join(str(p / folder) for p in list(_search_roots(root))[:3])
+            raise DatasetUnavailableError(
+                f"dataset {name!r}: folder {folder!r} not found; place it at one of: {places}"
+                + ("" if evaluation_only else " (with train/, val/ and test/ subfolders of images)")
+            )
+        return found
+
+    def load(split: str, root: str | None) -> Split:
+        base = locate(root)
+        if evaluation_only and split != "test":
+            raise ValueError(f"{name!r} is for evaluation only: it has a test split and no {split!r} split")
+        where = base if evaluation_only else base / split
+        if not where.is_dir():
+            raise DatasetUnavailableError(f"dataset {name!r}: {where} is missing")
+        x = load_crops(where, crop=crop, grey=grey, random=split == "train", per_image=per_image)
+        if len(x) != sizes[split]:
+            raise RuntimeError(f"dataset {name!r} ({split}): {len(x)} crops from {where}; expected {sizes[split]}")
+        return Split(x, torch.full((len(x),), -1, dtype=torch.int64), levels=256)
+
+    return register(
+        DatasetInfo(
+            name=name,
+            description=description,
+            shape=(1 if grey else 3, crop, crop),
+            levels=256,
+            sizes=sizes,
+            loader=load,
+            offline=lambda root: find_folder(folder, root) is not None,
+        )
+    )
+
+
+BSDS500 = register_photos(
+    "bsds500",
+    "bsds500",
+    crop=128,
+    per_image=8,
+    sizes={"train": 1600, "val": 600, "test": 1200},
+    description="BSDS500 photographs: 8 random 128x128 RGB crops per training image, grid crops for val/test",
+)
+BSDS500_64 = register_photos(
+    "bsds500-64",
+    "bsds500",
+    crop=64,
+    per_image=16,
+    sizes={"train": 3200, "val": 3500, "test": 7000},
+    description="BSDS500 photographs: 16 random 64x64 RGB crops per training image, grid crops for val/test",
+)
+KODAK = register_photos(
+    "kodak",
+    "kodak",
+    crop=128,
+    sizes={"train": 0, "val": 0, "test": 576},
+    description="Kodak PhotoCD, 24 images: 128x128 RGB grid crops, evaluation only",
+    evaluation_only=True,
+)

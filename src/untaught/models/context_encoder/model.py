@@ -1,0 +1,216 @@
+"""Context encoder (Pathak et al. 2016): fill a hole in an image from its surroundings.
+
+``image with a hole (+ the mask as a 4th channel) -> convolutional encoder -> channel-wise fully
+connected layer -> convolutional decoder -> the whole image``; only the pixels inside the hole are
+used, pasted into the context. Training minimises
+
+    reconstruction_weight * mean over hole pixels of (output - image)^2
+  + adversarial_weight * -log D(filled image)              (the generator's adversarial term)
+  + -log D(image) - log(1 - D(filled image))               (the discriminator's own loss)
+
+in ONE loss for the engine's single optimizer: the discriminator's loss sees the filled image
+detached (no gradient to the generator), and the generator's adversarial term calls the
+discriminator with detached weights (``torch.func.functional_call``), so each network receives
+only the gradient of its own objective. Validation and test measure the reconstruction term.
+
+Layers: 4x4 stride-2 convolutions (encoder: LeakyReLU 0.2, batch norm after the first; decoder:
+transposed, ReLU and batch norm), as in the paper's DCGAN-style design, scaled down for a CPU.
+The channel-wise fully connected layer connects every position of the bottleneck to every other
+position within each channel (``C * (hw)^2`` weights instead of ``(C hw)^2``), then a 1x1
+convolution mixes the channels.
+
+References:
+    Pathak, Krähenbühl, Donahue, Darrell, Efros. Context Encoders: Feature Learning by Inpainting.
+    CVPR 2016. https://arxiv.org/abs/1604.07379
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..base import Model, ModelConfig
+from .masks import MASKS, MaskKind, check_hole, make_masks
+
+FILL = 0.5  # value of the hole pixels the encoder sees (mid-grey)
+
+
+class ChannelwiseLinear(nn.Module):
+    """A fully connected layer over the spatial positions of each channel separately.
+
+    [B, C, H, W] -> [B, C, H, W]: ``out[b, c] = W_c @ in[b, c] + b_c`` with ``W_c`` of size
+    (H W) x (H W). Pathak et al. 2016, section 3.1.
+    """
+
+    def __init__(self, channels: int, positions: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(channels, positions, positions) / math.sqrt(positions))
+        self.bias = nn.Parameter(torch.zeros(channels, positions))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, c, height, width = h.shape
+        out = torch.einsum("cpq,bcq->bcp", self.weight, h.flatten(2)) + self.bias
+        return out.view(b, c, height, width)
+
+
+def _down(a: int, b: int, norm: bool) -> list[nn.Module]:
+    return [nn.Conv2d(a, b, 4, 2, 1), *([nn.BatchNorm2d(b)] if norm else []), nn.LeakyReLU(0.2)]
+
+
+@dataclass
+class ContextEncoderConfig(ModelConfig):
+    """Context encoder hyperparameters.
+
+    Attributes:
+        mask: hole shape in training: 'center', 'block' or 'region' (see ``masks.py``).
+        hole: side of the central hole in pixels (block squares have side hole // 2; region holes
+            cover hole**2 pixels).
+        channels: encoder channels, one 4x4 stride-2 convolution each (the decoder mirrors them);
+            height and width must be divisible by 2 ** len(channels).
+        disc_channels: discriminator channels (4x4 stride-2 convolutions, then a linear logit).
+        reconstruction_weight, adversarial_weight: weights of the two generator terms
+            (0.999 / 0.001 in the paper; adversarial_weight 0 trains without a discriminator).
+    """
+
+    shape: tuple[int, ...] = (3, 128, 128)
+    levels: int | None = 256
+    mask: MaskKind = "center"
+    hole: int = 64
+    channels: tuple[int, ...] = (32, 64, 128, 128, 256)
+    disc_channels: tuple[int, ...] = (32, 64, 128, 128)
+    reconstruction_weight: float = 0.999
+    adversarial_weight: float = 0.001
+
+    def __post_init__(self) -> None:
+        def need(name: str, ok: bool, expected: str) -> None:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+
+        need("shape", len(self.shape) == 3, "images (C, H, W)")
+        need("levels", self.levels is not None and self.levels >= 2, "the number of levels of the images")
+        need("mask", self.mask in MASKS, f"one of {MASKS}")
+        check_hole(self.hole, self.shape[1], self.shape[2])
+        need("channels", bool(self.channels) and min(self.channels) >= 1, "one or more channel counts")
+        need("disc_channels", bool(self.disc_channels) and min(self.disc_channels) >= 1, "one or more channel counts")
+        scale = 2 ** max(len(self.channels), len(self.disc_channels))
+        need(
+            "shape",
+            self.shape[1] % scale == 0 and self.shape[2] % scale == 0,
+            f"(C, H, W) with H, W divisible by {scale}",
+        )
+        need("reconstruction_weight", self.reconstruction_weight > 0, "a positive weight")
+        need("adversarial_weight", self.adversarial_weight >= 0, "a weight >= 0")
+
+
+class ContextEncoder(Model):
+    """Context encoder over images ``config.shape`` with ``config.levels`` levels.
+
+    ``inpaint(x, mask)``: uint8 [B, C, H, W] images and masks [B, 1, H, W] (1 = hole) -> uint8
+    images with the hole filled and the context untouched.
+    ``encode(x)``: the bottleneck features of whole images, float [B, channels[-1] * h * w].
+    ``decode(z)``: features -> predicted images, float [B, C, H, W] in [0, 1].
+    """
+
+    Config = ContextEncoderConfig
+    name = "context-encoder"
+    description = "Context encoder: inpainting with masked L2 + adversarial loss (Pathak et al. 2016)"
+    config: ContextEncoderConfig
+
+    def __init__(self, config: ContextEncoderConfig) -> None:
+        super().__init__(config)
+        c, h, w = config.shape
+        chans = config.channels
+        enc: list[nn.Module] = []
+        for i, (a, b) in enumerate(itertools.pairwise((c + 1, *chans))):
+            enc += _down(a, b, norm=i > 0)
+        self.encoder = nn.Sequential(*enc)
+        self.bottleneck = (chans[-1], h >> len(chans), w >> len(chans))
+        self.channelwise = ChannelwiseLinear(chans[-1], self.bottleneck[1] * self.bottleneck[2])
+        self.mix = nn.Sequential(nn.Dropout(0.0), nn.Conv2d(chans[-1], chans[-1], 1), nn.ReLU())
+        dec: list[nn.Module] = []
+        outs = (*reversed(chans[:-1]), c)
+        for i, (a, b) in enumerate(zip(reversed(chans), outs, strict=True)):
+            dec.append(nn.ConvTranspose2d(a, b, 4, 2, 1))
+            if i < len(chans) - 1:
+                dec += [nn.BatchNorm2d(b), nn.ReLU()]
+        self.decoder = nn.Sequential(*dec)
+        disc: list[nn.Module] = []
+        for a, b in itertools.pairwise((c, *config.disc_channels)):
+            disc += _down(a, b, norm=False)
+        side = (h >> len(config.disc_channels)) * (w >> len(config.disc_channels))
+        self.discriminator = nn.Sequential(*disc, nn.Flatten(), nn.Linear(config.disc_channels[-1] * side, 1))
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 levels [B, C, H, W] -> float intensities in [0, 1] in the weights' dtype."""
+        x = self.check_data(x)
+        return x.to(self.channelwise.weight.dtype) / (self.config.levels - 1)
+
+    def masks(self, batch: int, generator: torch.Generator | None = None, kind: str | None = None) -> torch.Tensor:
+        """Training masks of the configured kind (or ``kind``): float [batch, 1, H, W] on the model's device."""
+        _, h, w = self.config.shape
+        m = make_masks(kind or self.config.mask, batch, h, w, self.config.hole, generator)
+        return m.to(device=self.channelwise.weight.device, dtype=self.channelwise.weight.dtype)
+
+    def features(self, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Bottleneck features [B, C', h, w] of intensities ``u`` whose hole ``mask`` is hidden."""
+        context = u * (1 - mask) + FILL * mask
+        return self.mix(self.channelwise(self.encoder(torch.cat([context, mask], 1))))
+
+    def predict(self, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The network's image [B, C, H, W] in [0, 1] for intensities ``u`` with hole ``mask``."""
+        return torch.sigmoid(self.decoder(self.features(u, mask)))
+
+    def reconstruction_loss(self, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared error over the hole's pixels and channels: sum(mask * (out - target)^2) / (C * |hole|)."""
+        return (mask * (out - target) ** 2).sum() / (mask.sum() * out.shape[1]).clamp_min(1)
+
+    # -- protocol ----------------------------------------------------------------------------------
+    def loss(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        u = self.inputs(x)
+        mask = self.masks(len(u), generator)
+        out = self.predict(u, mask)
+        recon = self.reconstruction_loss(out, u, mask)
+        total = self.config.reconstruction_weight * recon
+        metrics = {"recon": recon.detach()}
+        if self.training and self.config.adversarial_weight > 0:
+            filled = u * (1 - mask) + out * mask
+            real_logit = self.discriminator(u)
+            fake_logit = self.discriminator(filled.detach())
+            disc = F.binary_cross_entropy_with_logits(
+                real_logit, torch.ones_like(real_logit)
+            ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+            frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+            gen_logit = torch.func.functional_call(self.discriminator, frozen, (filled,))
+            adversarial = F.binary_cross_entropy_with_logits(gen_logit, torch.ones_like(gen_logit))
+            total = total + self.config.adversarial_weight * adversarial + disc
+            metrics |= {"adversarial": adversarial.detach(), "disc": disc.detach()}
+        return total, metrics
+
+    @torch.no_grad()
+    def inpaint(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Fill the holes ``mask`` ([B, 1, H, W], nonzero = hole) of images ``x``: uint8 [B, C, H, W]."""
+        u = self.inputs(x)
+        if mask.shape != (u.shape[0], 1, *u.shape[2:]):
+            raise ValueError(f"mask must have shape {(u.shape[0], 1, *u.shape[2:])}; got {tuple(mask.shape)}")
+        m = (mask != 0).to(u.dtype)
+        filled = u * (1 - m) + self.predict(u, m) * m
+        out = (filled * (self.config.levels - 1)).round().clamp(0, self.config.levels - 1).to(torch.uint8)
+        return torch.where(m.bool().expand_as(x), out, x.to(torch.uint8))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.inputs(x)
+        return self.features(u, torch.zeros_like(u[:, :1])).flatten(1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        size = math.prod(self.bottleneck)
+        if z.dim() != 2 or z.shape[1] != size:
+            raise ValueError(f"z must have shape (B, {size}) (the bottleneck features); got {tuple(z.shape)}")
+        return torch.sigmoid(self.decoder(z.to(self.channelwise.weight.dtype).view(len(z), *self.bottleneck)))

@@ -1,0 +1,128 @@
+"""Context encoder: masks where they are said to be, gradients only from the hole, inpainting keeps the context."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from untaught.models.context_encoder import ContextEncoder, ContextEncoderConfig, make_masks
+
+
+def tiny(**fields) -> ContextEncoder:
+    torch.manual_seed(0)
+    config = dict(shape=(3, 16, 16), levels=256, hole=8, channels=(4, 6), disc_channels=(4,))
+    return ContextEncoder(ContextEncoderConfig(**{**config, **fields})).double()
+
+
+def images(n: int = 4, size: int = 16) -> torch.Tensor:
+    return torch.randint(0, 256, (n, 3, size, size), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+
+
+def test_center_mask_is_the_central_square():
+    m = make_masks("center", 2, 128, 96, 64)
+    assert m.shape == (2, 1, 128, 96)
+    expected = torch.zeros(128, 96)
+    expected[32:96, 16:80] = 1
+    assert torch.equal(m[0, 0], expected) and torch.equal(m[1, 0], expected)
+
+
+def test_block_masks_are_unions_of_squares_of_half_the_hole_side_inside_the_image():
+    m = make_masks("block", 50, 64, 64, 32, torch.Generator().manual_seed(0))
+    area = m.sum((1, 2, 3))
+    assert torch.all(area >= 16 * 16) and torch.all(area <= 4 * 16 * 16)
+    # opening with a 16x16 square (erode, then dilate) leaves a union of such squares unchanged
+    eroded = -F.max_pool2d(-m, 16, stride=1)  # 1 where a whole 16x16 square is masked (top-left anchor)
+    opened = (F.conv_transpose2d(eroded, torch.ones(1, 1, 16, 16)) > 0).float()
+    assert torch.equal(opened, m)
+    assert not torch.equal(m[0], m[1])  # random positions
+
+
+def test_region_masks_cover_exactly_the_area_of_the_central_hole():
+    m = make_masks("region", 20, 64, 48, 24, torch.Generator().manual_seed(1))
+    assert torch.all(m.sum((1, 2, 3)) == 24 * 24)
+    assert set(m.unique().tolist()) == {0.0, 1.0}
+    assert not torch.equal(m[0], m[1])
+
+
+def test_masks_are_reproducible_from_the_generator():
+    for kind in ("block", "region"):
+        a = make_masks(kind, 3, 32, 32, 16, torch.Generator().manual_seed(5))
+        b = make_masks(kind, 3, 32, 32, 16, torch.Generator().manual_seed(5))
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["center", "block", "region"])
+def test_reconstruction_loss_has_zero_gradient_from_pixels_outside_the_hole(kind):
+    model = tiny(mask=kind)
+    u = model.inputs(images())
+    mask = model.masks(len(u), torch.Generator().manual_seed(0))
+    out = model.predict(u, mask).detach().requires_grad_(True)
+    target = u.clone().requires_grad_(True)
+    model.reconstruction_loss(out, target, mask).backward()
+    outside = (mask == 0).expand_as(out)
+    assert torch.all(out.grad[outside] == 0) and torch.all(target.grad[outside] == 0)
+    assert torch.all(out.grad[~outside] != 0)
+
+
+def test_the_network_never_sees_the_pixels_in_the_hole():
+    model = tiny().eval()
+    x = images()
+    mask = model.masks(len(x))
+    u = model.inputs(x).requires_grad_(True)
+    model.predict(u, mask).sum().backward()
+    assert torch.all(u.grad[(mask == 1).expand_as(u)] == 0)
+    assert u.grad[(mask == 0).expand_as(u)].abs().sum() > 0
+
+
+def test_inpaint_changes_only_the_hole():
+    model = tiny().eval()
+    x = images()
+    mask = make_masks("region", len(x), 16, 16, 8, torch.Generator().manual_seed(3))
+    filled = model.inpaint(x, mask)
+    outside = (mask == 0).expand_as(x)
+    assert filled.dtype == torch.uint8 and torch.equal(filled[outside], x[outside])
+    assert not torch.equal(filled[~outside], x[~outside])
+
+
+def test_each_network_gets_only_the_gradient_of_its_own_objective():
+    model = tiny().train()
+    x = images()
+    names = [n for n, _ in model.named_parameters()]
+
+    def grads(loss):
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+
+    g_total = grads(model.loss(x, generator=torch.Generator().manual_seed(0))[0])
+    u = model.inputs(x)
+    mask = model.masks(len(u), torch.Generator().manual_seed(0))
+    bce = F.binary_cross_entropy_with_logits
+    out = model.predict(u, mask)
+    filled = u * (1 - mask) + out * mask
+    # discriminator: real vs the detached fake, nothing from the generator's adversarial term
+    real, fake = model.discriminator(u), model.discriminator(filled.detach())
+    g_disc = grads(bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake)))
+    # generator: its weighted reconstruction and adversarial terms, nothing from the discriminator's loss
+    out = model.predict(u, mask)
+    filled = u * (1 - mask) + out * mask
+    fooled = model.discriminator(filled)
+    c = model.config
+    g_gen = grads(
+        c.reconstruction_weight * model.reconstruction_loss(out, u, mask)
+        + c.adversarial_weight * bce(fooled, torch.ones_like(fooled))
+    )
+    for name, total, disc, gen in zip(names, g_total, g_disc, g_gen, strict=True):
+        expected = disc if name.startswith("discriminator") else gen
+        assert torch.allclose(total, expected, atol=1e-10), name
+        assert expected.abs().sum() > 0, name
+
+
+def test_bad_configs_name_the_field():
+    with pytest.raises(ValueError, match=r"hole must be a side in \[1, 16\] pixels for 16x16 images; got 20"):
+        tiny(hole=20)
+    with pytest.raises(ValueError, match="mask must be one of"):
+        tiny(mask="star")
+    with pytest.raises(ValueError, match="divisible by 8"):
+        ContextEncoderConfig(shape=(3, 12, 12), hole=4, channels=(2, 2, 2), disc_channels=(2,))
