@@ -32,8 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..autoencoders.networks import conv_decoder, conv_encoder, mlp
-from ..base import Model, ModelConfig
+from ..base import ModelConfig
 from . import likelihoods
+from .bound import LatentVariableModel
 from .likelihoods import Likelihood
 
 LOG_2PI = math.log(2 * math.pi)
@@ -92,7 +93,7 @@ class VAEConfig(ModelConfig):
                 raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
 
 
-class VAE(Model):
+class VAE(LatentVariableModel):
     """A VAE over images with ``config.levels`` levels.
 
     ``loss(x)``: x uint8 [B, C, H, W] -> the negative ELBO or IWAE bound, nats per image (mean).
@@ -104,7 +105,6 @@ class VAE(Model):
     Config = VAEConfig
     name = "vae"
     description = "Variational autoencoder, ELBO (Kingma & Welling 2014); MLP or conv, beta"
-    log_prob_kind = "lower bound"
     config: VAEConfig
 
     def __init__(self, config: VAEConfig) -> None:
@@ -128,9 +128,6 @@ class VAE(Model):
         """Levels -> floats in [0, 1] (flattened for the MLP)."""
         u = x.to(self._dtype()) / (self.config.levels - 1)
         return u.flatten(1) if self.config.network == "mlp" else u
-
-    def _dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``q(z | x)``: mean and log-variance, each [B, latent]."""
@@ -189,33 +186,6 @@ class VAE(Model):
             bound = recon - c.beta * t["kl"]
         loss = -bound.mean()
         return loss, {"elbo": elbo.mean().detach(), "recon": recon.mean().detach(), "kl": t["kl"].mean().detach()}
-
-    def iwae_bound(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``L_k`` in nats per image, [B]: importance samples drawn in chunks of at most ``eval_rows`` rows.
-
-        The chunks' log-sum-exps are combined exactly, so the result does not depend on the chunking.
-        """
-        if k < 1:
-            raise ValueError(f"k (importance samples) must be >= 1; got {k}")
-        per_chunk = max(1, self.config.eval_rows // max(1, len(x)))
-        total = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
-        done = 0
-        while done < k:
-            m = min(per_chunk, k - done)
-            t = self.log_weights(x, m, generator)
-            log_w = (t["log_px"] + t["log_pz"] - t["log_qz"]).double()
-            total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
-            done += m
-        return (total - math.log(k)).to(self._dtype())
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """The IWAE bound with ``iwae_k`` samples, [B] nats: a lower bound on log p(x)."""
-        self.check_data(x)
-        generator = torch.Generator().manual_seed(self.config.eval_seed)
-        if self.training:
-            return self.iwae_bound(x, self.config.iwae_k, generator)
-        with torch.no_grad():
-            return self.iwae_bound(x, self.config.iwae_k, generator)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior mean of z, [B, latent]."""
