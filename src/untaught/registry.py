@@ -37,6 +37,7 @@ _MODELS: dict[str, str] = {
     "vae": "untaught.models.latent.vae:VAE",
     "iwae": "untaught.models.latent.vae:IWAE",
     "conv-vae": "untaught.models.latent.vae:ConvVAE",
+    "draw": "untaught.models.latent.draw:DRAW",
 }
 
 

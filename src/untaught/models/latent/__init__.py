@@ -4,6 +4,7 @@
 lower bound on log p(x); ``log_prob_kind`` says so, and ``untaught eval RUN --iwae-k 5000`` tightens it.
 """
 
+from .draw import DRAW, DRAWConfig
 from .vae import IWAE, VAE, ConvVAE, ConvVAEConfig, IWAEConfig, VAEConfig
 
-__all__ = ["IWAE", "VAE", "ConvVAE", "ConvVAEConfig", "IWAEConfig", "VAEConfig"]
+__all__ = ["DRAW", "IWAE", "VAE", "ConvVAE", "ConvVAEConfig", "DRAWConfig", "IWAEConfig", "VAEConfig"]
