@@ -22,6 +22,7 @@ TINY = {
     "cae": dict(code=4),
     "sparse-ae": dict(code=4),
     "stacked-ae": dict(hidden=(4, 3), classes=3, pretrain_epochs=1),
+    "rbm-deep-ae": dict(hidden=(4, 3), levels=4),
     "context-encoder": dict(shape=(3, 8, 8), levels=4, hole=4, channels=(2, 3), disc_channels=(2,)),
     "fvbn": dict(),
     "nade": dict(hidden=8),

@@ -24,6 +24,7 @@ _MODELS: dict[str, str] = {
     "cae": "untaught.models.autoencoders.autoencoder:ContractiveAutoencoder",
     "sparse-ae": "untaught.models.autoencoders.autoencoder:SparseAutoencoder",
     "stacked-ae": "untaught.models.autoencoders.stacked:StackedAutoencoder",
+    "rbm-deep-ae": "untaught.models.autoencoders.rbm_deep:RBMDeepAutoencoder",
     "context-encoder": "untaught.models.context_encoder.model:ContextEncoder",
     "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
     "nade": "untaught.models.autoregressive.nade:NADE",
