@@ -142,3 +142,12 @@ def test_entry_is_a_plain_record():
         command="",
     )
     assert rows([e])[0]["parameters"] == "?" and rows([e])[0]["training time"] == "?"
+
+
+def test_evaluations_of_a_subset_of_the_test_set_are_not_ranked(tmp_path):
+    part = {**iwae(80.0), "n": 1000}
+    whole = {**iwae(95.0), "n": 10000}
+    folder = make_run(tmp_path, "vae", model="vae", nats=100.0, kind="lower bound", evaluations=[part, whole])
+    metrics = json.loads((folder / "metrics.json").read_text())
+    (folder / "metrics.json").write_text(json.dumps({**metrics, "test_n": 10000}))
+    assert read_entry(folder).nats == 95.0

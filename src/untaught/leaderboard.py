@@ -97,7 +97,9 @@ def read_entry(folder: str | Path) -> Entry:
     if "test_nll_nats" in metrics:
         candidates.append((metrics, "test", ""))
     for record in metrics.get("evaluations", []):
-        if record.get("split") == "test":
+        # only evaluations of the whole test set stand next to the others (not those of a subset)
+        whole = record.get("n") == metrics.get("test_n") or "test_n" not in metrics
+        if record.get("split") == "test" and whole:
             candidates.append((record, "", record.get("method", "eval")))
     if not candidates:
         raise NotOnLeaderboard(
