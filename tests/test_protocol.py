@@ -29,6 +29,8 @@ def tiny(name: str, **data):
 def example_batch(model, n: int = 5) -> torch.Tensor:
     shape, levels = tuple(model.config.shape), model.config.levels
     gen = torch.Generator().manual_seed(0)
+    if hasattr(model, "example_data"):  # continuous data with a restricted support (e.g. word counts)
+        return model.example_data(n, generator=gen)
     if levels is None:
         return torch.randn(n, *shape, generator=gen, dtype=torch.float64)
     return torch.randint(levels, (n, *shape), generator=gen).to(torch.uint8)

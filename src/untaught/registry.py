@@ -31,6 +31,7 @@ _MODELS: dict[str, str] = {
     "rbm": "untaught.models.boltzmann.rbm:RBM",
     "som": "untaught.models.som.som:SOM",
     "grbm": "untaught.models.boltzmann.gaussian:GaussianRBM",
+    "rsm": "untaught.models.boltzmann.replicated:ReplicatedSoftmax",
     "pixel-histogram": "untaught.models.baselines.histogram:PixelHistogram",
     "histogram": "untaught.models.baselines.histogram:Histogram",
     "gaussian": "untaught.models.baselines.gaussian:Gaussian",

@@ -1,4 +1,5 @@
-"""``untaught rbm-pictures RUN`` (filters and Gibbs chains) and ``untaught ais RUN`` (log Z, test log-likelihood).
+"""``untaught rbm-pictures RUN`` (filters and Gibbs chains), ``untaught ais RUN`` (log Z, test log-likelihood)
+and ``untaught topics RUN`` (replicated softmax topics).
 
 Both read a run folder of a trained RBM; heavy imports happen inside the commands.
 """
@@ -89,6 +90,21 @@ def cmd_ais(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    from ...data.text import vocabulary
+    from ...io import CONFIG, load_model, read_json, run_folder
+    from .replicated import ReplicatedSoftmax
+
+    folder = run_folder(args.run)
+    model = load_model(folder)
+    if not isinstance(model, ReplicatedSoftmax):
+        raise ValueError(f"{folder} holds a {model.name} model; topics reads replicated softmax (rsm) runs")
+    words = vocabulary(read_json(folder / CONFIG)["train"]["data"])
+    for j, topic in enumerate(model.topics(words, args.words)):
+        print(f"topic {j:3d}: {' '.join(topic)}")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rbm-pictures", help="draw an RBM run's filters and Gibbs chains")
     p.add_argument("run", help="run folder of a trained RBM")
@@ -109,3 +125,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_ais)
+
+    p = sub.add_parser("topics", help="the words of largest weight of every hidden unit of a replicated softmax run")
+    p.add_argument("run", help="run folder of a trained rsm")
+    p.add_argument("--words", type=int, default=10, help="words per topic (default 10)")
+    p.set_defaults(func=cmd_topics)

@@ -180,6 +180,10 @@ class RBM(Model):
         """The visibles as the weights see them (``∂(-E)/∂W = this ⊗ h``): v itself for binary units."""
         return v
 
+    def hidden_bias_statistic(self, v: torch.Tensor, ph: torch.Tensor) -> torch.Tensor:
+        """``-∂E/∂c`` given visibles v [B, D] and p(h | v) [B, H]: ph itself when c enters as ``c·h``."""
+        return ph
+
     def visible_bias_statistic(self, v: torch.Tensor) -> torch.Tensor:
         """``-∂E/∂b`` for visibles v [B, D] (v itself for binary units)."""
         return v
@@ -242,7 +246,7 @@ class RBM(Model):
         grads = {
             "weight": seen.T @ ph / len(v) - seen_neg.T @ ph_neg / len(neg),
             "visible_bias": self.visible_bias_statistic(v).mean(0) - self.visible_bias_statistic(neg).mean(0),
-            "hidden_bias": ph.mean(0) - ph_neg.mean(0),
+            "hidden_bias": self.hidden_bias_statistic(v, ph).mean(0) - self.hidden_bias_statistic(neg, ph_neg).mean(0),
         }
         # F(v) = visible energy - Σ softplus(hidden input), from the products already made
         free_data = self.visible_energy(v) - F.softplus(hidden_input).sum(1)
