@@ -121,13 +121,24 @@ class Attention(nn.Module):
 
 
 def read_glimpse(image: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
-    """``F_Y image F_X^T`` per channel: image [B, C, H, W], fy [B, N, H], fx [B, N, W] -> [B, C, N, N]."""
-    return fy.unsqueeze(1) @ image @ fx.unsqueeze(1).transpose(2, 3)
+    """``F_Y image F_X^T`` per channel: image [B, C, H, W], fy [B, N, H], fx [B, N, W] -> [B, C, N, N].
+
+    Two batched matrix products over [B, ...] views, without broadcasting the filters per channel.
+    """
+    b, c, h, w = image.shape
+    n = fy.shape[1]
+    right = torch.bmm(image.reshape(b, c * h, w), fx.transpose(1, 2))  # [B, C*H, N]
+    left = torch.bmm(fy, right.view(b, c, h, n).transpose(1, 2).reshape(b, h, c * n))  # [B, N, C*N]
+    return left.view(b, n, c, n).transpose(1, 2)
 
 
 def write_patch(patch: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
     """``F_Y^T patch F_X`` per channel: patch [B, C, N, N] -> [B, C, H, W]."""
-    return fy.unsqueeze(1).transpose(2, 3) @ patch @ fx.unsqueeze(1)
+    b, c, n, _ = patch.shape
+    h, w = fy.shape[2], fx.shape[2]
+    right = torch.bmm(patch.reshape(b, c * n, n), fx)  # [B, C*N, W]
+    left = torch.bmm(fy.transpose(1, 2), right.view(b, c, n, w).transpose(1, 2).reshape(b, n, c * w))  # [B, H, C*W]
+    return left.view(b, h, c, w).transpose(1, 2)
 
 
 class DRAW(LatentVariableModel):
@@ -164,7 +175,7 @@ class DRAW(LatentVariableModel):
         if not self.config.attention:
             return torch.cat([x.flatten(1), error.flatten(1)], 1)
         fy, fx, gamma = self.read_attention.filters(h_dec)
-        glimpse = torch.cat([read_glimpse(x, fy, fx), read_glimpse(error, fy, fx)], 1)
+        glimpse = read_glimpse(torch.cat([x, error], 1), fy, fx)  # both images through the same filters
         return gamma.unsqueeze(1) * glimpse.flatten(1)
 
     def write(self, h_dec: torch.Tensor) -> torch.Tensor:
