@@ -51,6 +51,7 @@ class Trainee(L.LightningModule):
         self._val: list[torch.Tensor] = []
         # what loss() accepts, looked up once (inspect.signature is slow for a per-step call)
         self._loss_takes_epoch = "epoch" in inspect.signature(model.loss).parameters
+        self._takes_labels = {m: bool(model.condition_for(m, torch.empty(0))) for m in ("loss", "update")}
         self._update_takes_epoch = "epoch" in inspect.signature(model.update).parameters
         self._window: dict[str, tuple[Any, int]] = {}  # training metrics summed since they were last logged
 
@@ -71,14 +72,15 @@ class Trainee(L.LightningModule):
                     generator=gen,
                     reduce=self._mean_across_ranks,
                     **schedule,
-                    **self.model.condition_for("update", y),
+                    **({"condition": y} if self._takes_labels["update"] else {}),
                 )
             self.steps += 1
             self._log_metrics(metrics, len(x))
             return None
         # a model with a schedule (e.g. greedy layer-wise pretraining) takes the epoch; resume restores it
         schedule = {"epoch": self.current_epoch} if self._loss_takes_epoch else {}
-        out = self.model.loss(x, generator=gen, **schedule, **self.model.condition_for("loss", y))
+        labels = {"condition": y} if self._takes_labels["loss"] else {}
+        out = self.model.loss(x, generator=gen, **schedule, **labels)
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
