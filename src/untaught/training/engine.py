@@ -149,6 +149,11 @@ def _check_fits(model: Model, data: TrainingData) -> None:
             f"gives shape {data.shape} with {data.levels} levels; build the model with "
             f"shape={data.shape}, levels={data.levels}"
         )
+    if getattr(model, "needs_labels", False) and (len(data.train) == 0 or bool((data.train.y < 0).any())):
+        raise ValueError(
+            f"{model.name} trains on labels (e.g. supervised fine-tuning), but {data.name!r} has unlabelled "
+            "training examples (label -1); train it on a labelled dataset"
+        )
 
 
 def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> Path:

@@ -81,3 +81,16 @@ def test_decode_inverts_through_the_pretraining_decoders():
     expected = torch.sigmoid(model.decoders[0](torch.sigmoid(model.decoders[1](z))))
     assert torch.allclose(model.decode(z).flatten(1), expected)
     assert model.encode(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)).shape == (2, 4)
+
+
+def test_the_engine_refuses_unlabelled_data_before_writing_anything(tmp_path):
+    from untaught.data import Split
+    from untaught.training import prepare
+    from untaught.training.data import TrainingData
+
+    digits = prepare("digits")
+    unlabelled = Split(digits.train.x, torch.full_like(digits.train.y, -1), digits.train.levels)
+    data = TrainingData("digits-unlabelled", unlabelled, digits.val, digits.test, digits.levels)
+    with pytest.raises(ValueError, match=r"trains on labels.*'digits-unlabelled' has unlabelled training examples"):
+        untaught.train(build(hidden=(8,)), data, out=tmp_path / "run", epochs=1, progress=False)
+    assert not (tmp_path / "run").exists()

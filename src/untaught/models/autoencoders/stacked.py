@@ -82,6 +82,7 @@ class StackedAutoencoder(Model):
     Config = StackedAutoencoderConfig
     name = "stacked-ae"
     description = "Stacked (denoising) autoencoder: greedy layer-wise pretraining, then supervised fine-tuning"
+    needs_labels = True  # the engine refuses unlabelled data before it writes anything
     config: StackedAutoencoderConfig
 
     def __init__(self, config: StackedAutoencoderConfig) -> None:
