@@ -199,6 +199,12 @@ def write_pictures(run: str | Path, *, n: int = 32, seed: int = 0, threads: int 
 
 
 def _first_layer(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The first linear or convolutional layer (for RBM-pretrained models, the first RBM's weights)."""
+    rbms = getattr(model, "rbms", None)
+    if rbms is not None:
+        layer = torch.nn.Linear(1, 1)
+        layer.weight = torch.nn.Parameter(rbms[0].weight.detach().T)  # [H, D], as a linear layer's
+        return layer
     for module in model.modules():
         if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
             return module
