@@ -191,10 +191,15 @@ class ReplicatedSoftmax(RBM):
         return v
 
     def topics(self, vocabulary: list[str], words: int = 10) -> list[list[str]]:
-        """For every hidden unit, its ``words`` words of largest weight (its 'topic'), most typical first."""
+        """For every hidden unit, its ``words`` words of largest weight (its 'topic'), most typical first.
+
+        Each word's mean weight over the hidden units is removed first: it acts like a visible bias
+        (frequent words get it from every unit) and would put the same common words in every topic.
+        """
         if len(vocabulary) != self.config.dims:
             raise ValueError(f"vocabulary must have {self.config.dims} words (the model's); got {len(vocabulary)}")
-        top = self.weight.detach().topk(min(words, self.config.dims), dim=0).indices.T  # [H, words]
+        w = self.weight.detach()
+        top = (w - w.mean(1, keepdim=True)).topk(min(words, self.config.dims), dim=0).indices.T  # [H, words]
         return [[vocabulary[i] for i in row.tolist()] for row in top]
 
 
