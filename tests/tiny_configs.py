@@ -30,6 +30,7 @@ TINY = {
     "som": dict(rows=3, cols=4, shape=(1, 2, 3), levels=4),
     "grbm": dict(shape=(3,), levels=None, hidden=3, chains=8, sample_steps=20),
     "rsm": dict(shape=(6,), levels=None, hidden=3, sample_steps=5, sample_words=4),
+    "dbm": dict(hidden=(3, 2), chains=4, sample_steps=5, pretrain_epochs=0),
     "pixel-histogram": dict(alpha=1.0),
     "histogram": dict(shape=(2,), levels=None, max_bins=8),
     "gaussian": dict(shape=(3,), levels=None),

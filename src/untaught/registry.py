@@ -32,6 +32,7 @@ _MODELS: dict[str, str] = {
     "som": "untaught.models.som.som:SOM",
     "grbm": "untaught.models.boltzmann.gaussian:GaussianRBM",
     "rsm": "untaught.models.boltzmann.replicated:ReplicatedSoftmax",
+    "dbm": "untaught.models.boltzmann.dbm:DBM",
     "pixel-histogram": "untaught.models.baselines.histogram:PixelHistogram",
     "histogram": "untaught.models.baselines.histogram:Histogram",
     "gaussian": "untaught.models.baselines.gaussian:Gaussian",

@@ -62,12 +62,15 @@ def cmd_ais(args: argparse.Namespace) -> int:
 
     from ...io import CONFIG, load_model, read_json, run_folder
     from ...training import prepare
+    from .dbm import DBM
     from .rbm import RBM
 
     folder = run_folder(args.run)
     model = load_model(folder)
-    if not isinstance(model, RBM):
-        raise ValueError(f"{folder} holds a {model.name} model; ais estimates the partition function of RBMs")
+    if not isinstance(model, (RBM, DBM)) or model.config.levels != 2:
+        raise ValueError(
+            f"{folder} holds a {model.name} model; ais estimates the partition function of rbm and dbm runs"
+        )
     torch.set_num_threads(args.threads or torch.get_num_threads())
     log_z = model.log_partition(
         "exact" if args.exact else "ais",
@@ -80,9 +83,12 @@ def cmd_ais(args: argparse.Namespace) -> int:
     data = prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
     x = getattr(data, args.split).x
     with torch.no_grad():
-        neg_free = torch.cat([-model.free_energy(model.visible(b)).double() for b in x.split(1000)])
+        # RBM: -F(x) (log p(x) + log Z exactly); DBM: the mean-field bound on it
+        score = model.variational_bound if isinstance(model, DBM) else (lambda v: -model.free_energy(v))
+        neg_free = torch.cat([score(model.visible(b)).double() for b in x.split(1000)])
     mean, sem = float(neg_free.mean()), float(neg_free.std()) / math.sqrt(len(neg_free))
     kind = "exact" if log_z.method == "exact" else "AIS estimate"
+    kind = f"lower bound, log Z {kind}" if isinstance(model, DBM) else kind
     print(
         f"{args.split} log-likelihood: {mean - log_z.log_z:.4f} ± {sem:.4f} nats over {len(x)} examples ({kind}); "
         f"from the log Z interval: [{mean - log_z.high:.4f}, {mean - log_z.low:.4f}]"
@@ -116,8 +122,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_rbm_pictures)
 
-    p = sub.add_parser("ais", help="log Z of an RBM run (AIS with spread, or exact) and its test log-likelihood")
-    p.add_argument("run", help="run folder of a trained RBM")
+    p = sub.add_parser("ais", help="log Z of an RBM or DBM run (AIS with spread, or exact) and its test log-likelihood")
+    p.add_argument("run", help="run folder of a trained rbm (binary) or dbm")
     p.add_argument("--chains", type=int, default=100, help="AIS runs (default 100)")
     p.add_argument("--betas", type=int, default=14_500, help="AIS temperatures (default 14500)")
     p.add_argument("--exact", action="store_true", help="enumerate instead (small layers only)")
