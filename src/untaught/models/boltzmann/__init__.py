@@ -1,5 +1,5 @@
-"""Boltzmann machines: binary and Gaussian-Bernoulli RBMs (CD-k, PCD), partition functions (exact, AIS),
-scikit-learn estimator."""
+"""Boltzmann machines: binary, Gaussian-Bernoulli and replicated-softmax RBMs (CD-k, PCD), the deep
+Boltzmann machine, partition functions (exact, AIS); the scikit-learn estimator is in ``.estimator``."""
 
 from .ais import (
     LogPartition,
@@ -9,15 +9,21 @@ from .ais import (
     exact_gaussian_log_partition,
     exact_log_partition,
 )
+from .dbm import DBM, DBMConfig
 from .gaussian import GaussianRBM, GaussianRBMConfig
 from .rbm import RBM, RBMConfig
+from .replicated import ReplicatedSoftmax, ReplicatedSoftmaxConfig
 
 __all__ = [
+    "DBM",
     "RBM",
+    "DBMConfig",
     "GaussianRBM",
     "GaussianRBMConfig",
     "LogPartition",
     "RBMConfig",
+    "ReplicatedSoftmax",
+    "ReplicatedSoftmaxConfig",
     "ais_gaussian_log_partition",
     "ais_log_partition",
     "beta_schedule",
