@@ -38,16 +38,19 @@ from .units import bernoulli
 @dataclass
 class ReplicatedSoftmaxConfig(RBMConfig):
     """Replicated softmax hyperparameters: the RBM's, for word counts ``float [B, K]`` (``levels`` None),
-    CD-k only; ``sample_words`` is the length of the documents :meth:`ReplicatedSoftmax.sample` draws."""
+    CD-k only; ``sample_words`` is the length of the documents :meth:`ReplicatedSoftmax.sample` draws.
+    AIS (more than 20 hidden units) anneals ``ais_chains`` runs for every distinct document length."""
 
     shape: tuple[int, ...] = (2000,)
     levels: int | None = None
-    hidden: int = 50
+    hidden: int = 16  # exact log Z_N (2^16 hidden states); the paper's 50 take --hidden 50 and AIS
     persistent: bool = False
     learning_rate: float = 0.02
     momentum: float = 0.5
     weight_cost: float = 0.0
     sample_words: int = 50
+    ais_chains: int = 20  # per distinct document length: a test set has a hundred or more
+    ais_betas: int = 300
 
     def check_data_kind(self) -> None:
         if self.levels is not None or len(self.shape) != 1:
