@@ -19,8 +19,14 @@ them, and the gradient statistics are averaged across DDP ranks by ``reduce`` (e
 same persistent chains with the same random numbers), so the ranks stay identical.
 
 We chose an explicit update over a free-energy-difference loss trained by the engine's Adam because
-CD is not the gradient of any objective once the sparsity penalty and momentum schedule of the guide
-are added, and because the comparison with scikit-learn's BernoulliRBM asks for the same plain SGD.
+it keeps the guide's procedure as it is (SGD with a momentum schedule and a weight cost, and a
+sparsity penalty driven by a running average of the hidden activity, which is not the gradient of
+the minibatch's loss) and matches scikit-learn's BernoulliRBM step for the comparison; reducing the
+statistics keeps DDP exact all the same.
+
+The visible units are hooks (``visible_energy``, ``hidden_input``, the statistics, ``sample_visible``)
+that :mod:`.gaussian` (real-valued units) and :mod:`.replicated` (word counts) override; training,
+chains and the rest are shared.
 
 ``log_prob`` is ``-F(v) - log Z``: log Z is exact (enumeration of the smaller layer) for small
 models and an annealed-importance-sampling estimate otherwise (see :mod:`.ais`), recomputed only
