@@ -15,6 +15,7 @@ binarisation); binarising is outside its timing.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 
@@ -121,18 +122,29 @@ def main() -> None:
     )
     results: dict[str, list[float]] = {"engine": [], "engine steps": [], "plain loop": [], "pythae": []}
     for r in range(args.rounds):
-        torch.manual_seed(r)
-        whole, steps = engine(VAE(VAEConfig()), data, args.epochs, args.batch, args.threads)
-        results["engine"].append(whole)
-        results["engine steps"].append(steps)
-        torch.manual_seed(r)
-        results["plain loop"].append(plain_loop(VAE(VAEConfig()), data, args.epochs, args.batch))
-        torch.set_num_threads(args.threads)
-        results["pythae"].append(pythae_run(train_x, val_x, args.epochs, args.batch))
-        torch.set_num_threads(args.threads)
+        # alternate the order within a round, so that neither side always runs first
+        def run_engine(r: int = r) -> None:
+            torch.manual_seed(r)
+            whole, steps = engine(VAE(VAEConfig()), data, args.epochs, args.batch, args.threads)
+            results["engine"].append(whole)
+            results["engine steps"].append(steps)
+
+        def run_plain(r: int = r) -> None:
+            torch.manual_seed(r)
+            results["plain loop"].append(plain_loop(VAE(VAEConfig()), data, args.epochs, args.batch))
+
+        def run_pythae() -> None:
+            results["pythae"].append(pythae_run(train_x, val_x, args.epochs, args.batch))
+
+        order = [run_engine, run_plain, run_pythae] if r % 2 == 0 else [run_pythae, run_plain, run_engine]
+        for step in order:
+            torch.set_num_threads(args.threads)
+            step()
         print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.2f} s/epoch" for k, v in results.items()), flush=True)
     best = {k: min(v) for k, v in results.items()}
     print("best of rounds (s/epoch):", ", ".join(f"{k} {v:.2f}" for k, v in best.items()))
+    median = {k: statistics.median(v) for k, v in results.items()}
+    print("median of rounds (s/epoch):", ", ".join(f"{k} {v:.2f}" for k, v in median.items()))
     ratio = best["engine"] / best["plain loop"]
     print(f"engine / plain loop: {ratio:.3f} (engine slower by {100 * (ratio - 1):.1f}%)")
     print(f"pythae / engine: {best['pythae'] / best['engine']:.2f}x (engine faster per epoch)")
