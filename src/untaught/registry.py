@@ -29,6 +29,7 @@ _MODELS: dict[str, str] = {
     "fvbn": "untaught.models.autoregressive.fvbn:FVBN",
     "nade": "untaught.models.autoregressive.nade:NADE",
     "rbm": "untaught.models.boltzmann.rbm:RBM",
+    "sparse-coding": "untaught.models.sparse_coding.dictionary:SparseCoding",
     "som": "untaught.models.som.som:SOM",
     "grbm": "untaught.models.boltzmann.gaussian:GaussianRBM",
     "rsm": "untaught.models.boltzmann.replicated:ReplicatedSoftmax",

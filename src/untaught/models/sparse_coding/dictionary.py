@@ -1,0 +1,349 @@
+"""Sparse coding with a learned dictionary (Olshausen & Field 1996), trained by alternating
+optimisation: online (Mairal et al. 2009) or full-batch.
+
+A signal x ∈ R^N (a flattened patch) is coded over K unit-norm atoms, the rows of D [K, N], by
+
+    z*(x) = argmin_z ½‖x − zD‖² + λ‖z‖₁          (FISTA, :mod:`.solvers`),
+
+and D is learned by minimising the mean of that objective over the data with the atoms constrained
+to ‖d_k‖ ≤ 1. Both algorithms alternate a coding step (D fixed) and a dictionary step (codes
+fixed); the dictionary step needs only the sufficient statistics ``A = Σ zᵀz`` [K, K] and
+``B = Σ zᵀx`` [K, N], since ½Σ‖x − zD‖² = ½ tr(Dᵀ A D) − ⟨B, D⟩ + const:
+
+* ``online`` (Mairal, Bach, Ponce & Sapiro 2009): every minibatch is coded with the current D, its
+  statistics are added to A and B with the paper's down-weighting of the past,
+  ``β_t = (θ + 1 − η) / (θ + 1)``, θ = tη if t < η else η² + t − η (η the batch size), and the
+  dictionary takes ``dictionary_steps`` projected gradient steps on the surrogate, all atoms at once
+  (the block-coordinate sweep of the paper, vectorised: one [K, K] x [K, N] product per step,
+  accelerated and step 1/L with L = the largest eigenvalue of A).
+* ``batch``: one alternation per epoch. The epoch's codes all use the dictionary the epoch started
+  with, A and B are summed over the epoch, and after every batch D is re-solved to tolerance from
+  them, so at the end of the epoch D is exactly the full-batch dictionary step and the full-batch
+  objective never increases from one epoch to the next.
+
+After a dictionary step every atom is rescaled to unit norm (atoms of norm below one, which the
+constraint allows, are stretched and their codes in A and B shrunk to match: reconstruction is
+unchanged and ‖z‖₁ can only fall). Atoms that fall unused (their diagonal of A below
+``dead_fraction`` of the mean diagonal) are re-initialised with the worst-reconstructed signals of the
+batch. The statistics, step count and epoch live in buffers, so checkpoints and resume carry them;
+under DDP the statistics (and any new atoms) are averaged across ranks by ``reduce``.
+
+References:
+    Olshausen, Field. Emergence of simple-cell receptive field properties by learning a sparse code
+    for natural images. Nature 1996.
+    Mairal, Bach, Ponce, Sapiro. Online dictionary learning for sparse coding. ICML 2009 (and JMLR 2010).
+    Beck, Teboulle. A fast iterative shrinkage-thresholding algorithm for linear inverse problems.
+    SIAM J. Imaging Sciences 2009.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..base import Model, ModelConfig
+from .solvers import STOPS, LassoResult, fista, lasso_objective, lipschitz
+
+Reduce = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class SparseCodingConfig(ModelConfig):
+    """Sparse coding hyperparameters (continuous data: ``levels`` None, e.g. ``bsds500-patches``).
+
+    Attributes:
+        atoms: K, the number of dictionary atoms.
+        lam: λ > 0, the weight of ‖z‖₁ in ½‖x − zD‖² + λ‖z‖₁ (in the data's units squared).
+        algorithm: 'online' (Mairal et al. 2009, one dictionary step per minibatch) or 'batch'
+            (one alternation per epoch).
+        nonneg: constrain the codes to z ≥ 0.
+        tol, stop, max_iter: FISTA's stopping rule for every coding ('objective', 'kkt' or 'gap';
+            see :mod:`.solvers`) and its iteration cap.
+        dictionary_steps: accelerated projected gradient steps per online dictionary step.
+        dictionary_tol: relative change of D at which a full-batch dictionary step stops (at most
+            ``dictionary_max_steps`` steps).
+        dead_fraction: an atom whose diagonal of A is below this fraction of the mean diagonal is
+            unused and is re-initialised (0 disables re-initialisation).
+    """
+
+    shape: tuple[int, ...] = (1, 8, 8)
+    levels: int | None = None
+    atoms: int = 256
+    lam: float = 1.0
+    algorithm: Literal["online", "batch"] = "online"
+    nonneg: bool = False
+    tol: float = 1e-4
+    stop: Literal["objective", "kkt", "gap"] = "objective"
+    max_iter: int = 1000
+    dictionary_steps: int = 10
+    dictionary_tol: float = 1e-7
+    dictionary_max_steps: int = 2000
+    dead_fraction: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.levels is not None:
+            raise ValueError(
+                f"sparse coding models continuous data: levels must be None (e.g. --data bsds500-patches); "
+                f"got {self.levels}"
+            )
+        checks = [
+            ("atoms", isinstance(self.atoms, int) and self.atoms >= 1, "an integer >= 1"),
+            ("lam", self.lam > 0, "a positive number (λ, the L1 weight)"),
+            ("algorithm", self.algorithm in ("online", "batch"), "'online' or 'batch'"),
+            ("tol", self.tol >= 0, "a number >= 0"),
+            ("stop", self.stop in STOPS, f"one of {STOPS}"),
+            ("max_iter", isinstance(self.max_iter, int) and self.max_iter >= 1, "an integer >= 1"),
+            ("dictionary_steps", self.dictionary_steps >= 1, "an integer >= 1"),
+            ("dictionary_tol", self.dictionary_tol >= 0, "a number >= 0"),
+            ("dictionary_max_steps", self.dictionary_max_steps >= 1, "an integer >= 1"),
+            ("dead_fraction", 0 <= self.dead_fraction < 1, "in [0, 1)"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+
+
+def normalize_rows(d: torch.Tensor) -> torch.Tensor:
+    """Every row of d [K, N] scaled to unit norm (rows of zeros stay zero)."""
+    return d / d.norm(dim=1, keepdim=True).clamp_min(torch.finfo(d.dtype).tiny)
+
+
+def project_rows(d: torch.Tensor) -> torch.Tensor:
+    """Projection of every row of d [K, N] onto the unit ball ‖d_k‖ ≤ 1."""
+    return d / d.norm(dim=1, keepdim=True).clamp_min(1.0)
+
+
+def dictionary_step(
+    dictionary: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, steps: int, tol: float = 0.0
+) -> torch.Tensor:
+    """Minimise ½ tr(Dᵀ A D) − ⟨B, D⟩ over rows in the unit ball, from ``dictionary`` [K, N].
+
+    Accelerated projected gradient (FISTA on the dictionary, step 1/λ_max(A), restarted when it
+    goes uphill) for at most ``steps`` steps, stopping early when the largest change of an entry
+    is at most ``tol`` times the largest entry. Every atom is updated at once. Returns D [K, N].
+    """
+    lip = lipschitz(a)
+    if lip <= 0:
+        return dictionary
+    d, y, t = dictionary, dictionary, 1.0
+    for _ in range(steps):
+        d_new = project_rows(y - (a @ y - b) / lip)
+        diff = d_new - d
+        t_new = 0.5 * (1 + (1 + 4 * t * t) ** 0.5)
+        if float(((y - d_new) * diff).sum()) > 0:  # uphill: restart the momentum
+            t_new, y = 1.0, d_new
+        else:
+            y = d_new + ((t - 1) / t_new) * diff
+        change = float(diff.abs().max())
+        d, t = d_new, t_new
+        if change <= tol * float(d.abs().max()):
+            break
+    return d
+
+
+class SparseCoding(Model):
+    """Sparse coding of ``config.shape`` signals over ``config.atoms`` learned unit-norm atoms.
+
+    ``encode(x)``: x float [B, *shape] -> codes [B, K] (FISTA to ``config.tol``);
+    ``decode(z)``: z [B, K] -> zD, float [B, *shape]; ``loss(x)``: the mean lasso objective
+    ½‖x − zD‖² + λ‖z‖₁ per signal of the exact-to-``tol`` codes (what validation reports);
+    ``update(x, ...)``: one online or full-batch step (see the module).
+    """
+
+    Config = SparseCodingConfig
+    name = "sparse-coding"
+    description = "Sparse coding, dictionary learned online (Mairal 2009) or full-batch; FISTA codes"
+    config: SparseCodingConfig
+
+    def __init__(self, config: SparseCodingConfig) -> None:
+        super().__init__(config)
+        k, n = config.atoms, config.dims
+        self.dictionary = nn.Parameter(normalize_rows(torch.randn(k, n)), requires_grad=False)
+        self.register_buffer("stats_a", torch.zeros(k, k))
+        self.register_buffer("stats_b", torch.zeros(k, n))
+        self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        # full-batch: the dictionary the epoch's codes use, and which epoch the statistics belong to
+        self.register_buffer("epoch_dictionary", torch.zeros(k, n) if config.algorithm == "batch" else torch.zeros(0))
+        self.register_buffer("epoch", torch.full((), -1, dtype=torch.int64))
+
+    # -- coding -------------------------------------------------------------------------------------
+    def signals(self, x: torch.Tensor) -> torch.Tensor:
+        """Data x [B, *shape] (finite floats) -> signals [B, N] in the dictionary's dtype and device."""
+        return self.check_data(x).flatten(1).to(self.dictionary.dtype)
+
+    def codes(
+        self, x: torch.Tensor, *, init: torch.Tensor | None = None, dictionary: torch.Tensor | None = None, **options
+    ) -> LassoResult:
+        """FISTA codes of signals x [B, N] over ``dictionary`` (default: the model's), warm-started
+        from ``init`` [B, K]; ``options`` override the config's tol / stop / max_iter."""
+        c = self.config
+        settings = {"tol": c.tol, "stop": c.stop, "max_iter": c.max_iter, "nonneg": c.nonneg, **options}
+        d = self.dictionary if dictionary is None else dictionary
+        return fista(x, d, c.lam, init=init, **settings)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Sparse codes: x float [B, *shape] -> z [B, K] (lasso solution to ``config.tol``)."""
+        return self.codes(self.signals(x)).codes
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstruction zD: codes [B, K] -> float [B, *shape]."""
+        if z.dim() != 2 or z.shape[1] != self.config.atoms:
+            raise ValueError(
+                f"z must have shape (B, {self.config.atoms}) (one coefficient per atom); got {tuple(z.shape)}"
+            )
+        return (z.to(self.dictionary.dtype) @ self.dictionary).view(len(z), *self.config.shape)
+
+    @torch.no_grad()
+    def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+        """Mean lasso objective ½‖x − zD‖² + λ‖z‖₁ per signal (and the mean number of non-zeros)."""
+        v = self.signals(x)
+        z = self.codes(v).codes
+        objective = lasso_objective(v, z, self.dictionary, self.config.lam).mean()
+        return objective, {"nonzero": (z != 0).sum(1).double().mean()}
+
+    # -- training -------------------------------------------------------------------------------------
+    def update(
+        self,
+        x: torch.Tensor,
+        *,
+        step: int,
+        generator: torch.Generator | None,
+        reduce: Reduce | None = None,
+        epoch: int | None = None,
+    ) -> dict[str, float]:
+        """One dictionary-learning step on batch x float [B, *shape] (see the module).
+
+        Returns metrics: ``objective`` (mean lasso objective of the batch's codes, under the
+        dictionary they were computed with), ``nonzero`` (mean non-zero codes per signal),
+        ``iterations`` (mean FISTA iterations) and ``reinitialized`` (atoms replaced).
+        """
+        return self.step_signals(self.signals(x), reduce=reduce, epoch=epoch)
+
+    @torch.no_grad()
+    def step_signals(
+        self, v: torch.Tensor, *, reduce: Reduce | None = None, epoch: int | None = None
+    ) -> dict[str, float]:
+        """:meth:`update` on signals v [B, N]; ``reduce`` None: a single process."""
+        c = self.config
+        if not self.initialized:
+            self._initialize(v, reduce)
+        if c.algorithm == "batch":
+            return self._batch_step(v, reduce, 0 if epoch is None else int(epoch))
+        result = self.codes(v)
+        z = result.codes
+        objective = lasso_objective(v, z, self.dictionary, c.lam)
+        stats = self._reduce(
+            torch.cat([(z.T @ z).flatten(), (z.T @ v).flatten(), self._metrics(z, objective, result)]), reduce
+        )
+        a, b, metrics = self._split(stats)
+        self.updates += 1
+        t, eta = float(self.updates), float(len(v))
+        theta = t * eta if t < eta else eta * eta + t - eta
+        beta = (theta + 1 - eta) / (theta + 1)
+        self.stats_a.mul_(beta).add_(a)
+        self.stats_b.mul_(beta).add_(b)
+        d = dictionary_step(self.dictionary, self.stats_a, self.stats_b, steps=c.dictionary_steps)
+        self._set_dictionary(d, rescale_statistics=True)
+        dead = self._reinitialize(v, z, reduce)
+        return {**metrics, "reinitialized": float(dead)}
+
+    def _batch_step(self, v: torch.Tensor, reduce: Reduce | None, epoch: int) -> dict[str, float]:
+        c = self.config
+        if epoch != int(self.epoch):  # a new alternation starts from the current dictionary
+            if int(self.epoch) >= 0:  # atoms no signal of the finished epoch used: replacing them cannot hurt
+                self._reinitialize(v, self.codes(v).codes, reduce, exact_zero=True)
+            self.epoch_dictionary.copy_(self.dictionary)
+            self.stats_a.zero_()
+            self.stats_b.zero_()
+            self.epoch.fill_(epoch)
+        result = self.codes(v, dictionary=self.epoch_dictionary)
+        z = result.codes
+        objective = lasso_objective(v, z, self.epoch_dictionary, c.lam)
+        stats = self._reduce(
+            torch.cat([(z.T @ z).flatten(), (z.T @ v).flatten(), self._metrics(z, objective, result)]), reduce
+        )
+        a, b, metrics = self._split(stats)
+        self.stats_a.add_(a)
+        self.stats_b.add_(b)
+        self.updates += 1
+        d = dictionary_step(
+            self.dictionary, self.stats_a, self.stats_b, steps=c.dictionary_max_steps, tol=c.dictionary_tol
+        )
+        # the epoch's statistics belong to its codes: they are not rescaled with the atoms
+        self._set_dictionary(d, rescale_statistics=False)
+        return {**metrics, "reinitialized": 0.0}
+
+    # -- helpers ----------------------------------------------------------------------------------
+    @staticmethod
+    def _reduce(flat: torch.Tensor, reduce: Reduce | None) -> torch.Tensor:
+        return reduce(flat) if reduce is not None else flat
+
+    @staticmethod
+    def _metrics(z: torch.Tensor, objective: torch.Tensor, result: LassoResult) -> torch.Tensor:
+        return torch.stack([objective.mean(), (z != 0).sum(1).to(z.dtype).mean(), result.iterations.to(z.dtype).mean()])
+
+    def _split(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        k, n = self.config.atoms, self.config.dims
+        a, b, m = flat.split([k * k, k * n, 3])
+        metrics = {"objective": float(m[0]), "nonzero": float(m[1]), "iterations": float(m[2])}
+        return a.view(k, k), b.view(k, n), metrics
+
+    def _initialize(self, v: torch.Tensor, reduce: Reduce | None) -> None:
+        """Atoms from the first batch's signals (normalised; random directions if the batch is smaller
+        than K or a signal is zero), averaged across ranks so that every rank starts alike."""
+        k = self.config.atoms
+        d = torch.zeros_like(self.dictionary)
+        take = min(k, len(v))
+        d[:take] = v[:take]
+        d = self._reduce(d, reduce)
+        small = d.norm(dim=1) <= 1e-12
+        if small.any():
+            gen = torch.Generator().manual_seed(int(self.updates) + 12345)
+            d[small] = torch.randn(int(small.sum()), d.shape[1], generator=gen, dtype=d.dtype).to(d.device)
+        self.dictionary.copy_(normalize_rows(d))
+        self.initialized.fill_(True)
+
+    def _set_dictionary(self, d: torch.Tensor, *, rescale_statistics: bool) -> None:
+        norms = d.norm(dim=1)
+        used = norms > 1e-12
+        scaled = torch.where(used[:, None], d / norms.clamp_min(1e-12)[:, None], self.dictionary)
+        if rescale_statistics:
+            # codes of the stretched atoms shrink by the same factor: z_k -> z_k ‖d_k‖
+            s = torch.where(used, norms, torch.ones_like(norms))
+            self.stats_a.mul_(s[:, None] * s[None, :])
+            self.stats_b.mul_(s[:, None])
+        self.dictionary.copy_(scaled)
+
+    def _reinitialize(self, v: torch.Tensor, z: torch.Tensor, reduce: Reduce | None, exact_zero: bool = False) -> int:
+        """Replace unused atoms (diagonal of A below ``dead_fraction`` of its mean, or exactly zero)
+        with the batch's worst-reconstructed signals; returns how many."""
+        fraction = self.config.dead_fraction
+        diag = self.stats_a.diagonal()
+        if fraction <= 0 or not float(diag.mean()) > 0:
+            return 0
+        dead = ((diag == 0) if exact_zero else (diag <= fraction * diag.mean())).nonzero().flatten()
+        if len(dead) == 0:
+            return 0
+        residual = v - z @ self.dictionary
+        worst = residual.norm(dim=1).argsort(descending=True)[: len(dead)]
+        new = torch.zeros(len(dead), v.shape[1], dtype=v.dtype, device=v.device)
+        new[: len(worst)] = residual[worst]
+        new = self._reduce(new, reduce)
+        ok = new.norm(dim=1) > 1e-12
+        dead, new = dead[ok], new[ok]
+        self.dictionary[dead] = normalize_rows(new)
+        self.stats_a[dead] = 0
+        self.stats_a[:, dead] = 0
+        self.stats_b[dead] = 0
+        return len(dead)
+
+    def atoms_as_images(self) -> torch.Tensor:
+        """The atoms shaped as the data: float [K, *shape]."""
+        return self.dictionary.detach().reshape(self.config.atoms, *self.config.shape)
