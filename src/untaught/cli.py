@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "untaught.models.som.commands",
     "untaught.models.flows.commands",
     "untaught.leaderboard",
+    "untaught.audit",
     "untaught.models.latent.commands",
 )
 

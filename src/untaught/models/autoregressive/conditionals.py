@@ -154,6 +154,8 @@ class AutoregressiveModel(Model):
                 raise ValueError(f"given must hold n={n} images; got {len(given)}")
             keep = (self.order() < known).view(self.config.shape).to(device)
             x = torch.where(keep, given.to(device).long(), x)
+        if n == 0:
+            return x.to(torch.uint8)
         u = torch.rand(n, dims, generator=generator, dtype=torch.float64).to(device)  # [n, position]
         was_training = self.training
         self.eval()

@@ -126,6 +126,15 @@ class MADE(Model):
         out = self.out(h, masks[-2])
         return out if self.direct is None else out + self.direct(h0, masks[-1])
 
+    def conditionals(self, h: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
+        """Parameters of every conditional under mask ``mask_index``: h float [B, *shape] in [0, 1]
+        -> [B, *shape, outputs_per_dim] (the interface the dependency audit reads)."""
+        return self(h.flatten(1), mask_index).view(*h.shape, self.outputs_per_dim)
+
+    def order(self, mask_index: int = 0) -> torch.Tensor:
+        """``position[d]`` of every flattened dimension in mask ``mask_index``'s generation order."""
+        return self.ordering(mask_index)
+
     def logits(self, x: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
         """Logits for integer data x [B, C, H, W]: [B, D] (binary) or [B, D, levels]."""
         out = self(x.flatten(1).to(self.out.weight.dtype) / (self.config.levels - 1), mask_index)
