@@ -40,10 +40,9 @@ def main() -> None:
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     torch.manual_seed(0)
     model = cls(cls.Config(shape=data.shape, levels=data.levels, **overrides))
-    run = untaught.train(
-        model, data, out=args.out, epochs=10_000, max_time=args.minutes, batch_size=args.batch_size, lr=args.lr,
-        threads=args.threads, progress=False, samples=64,
-    )  # fmt: skip
+    options = dict(epochs=10_000, max_time=args.minutes, batch_size=args.batch_size, lr=args.lr)
+    options |= dict(threads=args.threads, progress=False, samples=64)
+    run = untaught.train(model, data, out=args.out, binarize="dynamic", **options)
     m = run.metrics
     print(
         f"{args.model}: {m['epochs']} epochs ({m['steps']} steps) in {m['fit_seconds']:.0f} s; "
