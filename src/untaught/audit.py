@@ -145,19 +145,21 @@ def save_panels(panels: list[tuple[str, torch.Tensor]], path: str | Path, size: 
 
     tiles = []
     for title, pic in panels:
-        arr = pic.numpy() if pic.dim() == 3 else pic[..., None].expand(*pic.shape, 3).numpy()
-        scale = max(1, size // max(arr.shape[0], arr.shape[1]))
-        img = Image.fromarray(arr).resize((arr.shape[1] * scale, arr.shape[0] * scale), Image.NEAREST)
-        tiles.append((title, img))
-    width = sum(t.width for _, t in tiles) + 10 * (len(tiles) + 1)
-    height = max(t.height for _, t in tiles) + 40
+        arr = pic.numpy() if pic.dim() == 3 else pic[..., None].expand(*pic.shape, 3).contiguous().numpy()
+        h, w = arr.shape[:2]
+        scale = size // max(h, w)
+        shape = (w * scale, h * scale) if scale >= 1 else (size, size)  # large matrices fill a square
+        tiles.append((title, Image.fromarray(arr).resize(shape, Image.NEAREST)))
+    slot = max(size, *(t.width for _, t in tiles))
+    width = (slot + 20) * len(tiles) + 10
+    height = max(t.height for _, t in tiles) + 45
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    x = 10
-    for title, img in tiles:
-        canvas.paste(img, (x, 30))
-        draw.text((x, 8), title, fill=(0, 0, 0))
-        x += img.width + 10
+    for k, (title, img) in enumerate(tiles):
+        x = 10 + k * (slot + 20)
+        canvas.paste(img, (x, 32))
+        draw.rectangle((x - 1, 31, x + img.width, 32 + img.height), outline=(128, 128, 128))  # frame
+        draw.text((x, 10), title, fill=(0, 0, 0))
     import io
 
     buffer = io.BytesIO()
