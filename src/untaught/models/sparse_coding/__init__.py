@@ -2,9 +2,12 @@
 predictive sparse decomposition, and scikit-learn estimators."""
 
 from .dictionary import SparseCoding, SparseCodingConfig, dictionary_step
+from .estimator import DictionaryLearner, LassoCoder
 from .solvers import LassoResult, fista, ista, kkt_residual, lasso_objective
 
 __all__ = [
+    "DictionaryLearner",
+    "LassoCoder",
     "LassoResult",
     "SparseCoding",
     "SparseCodingConfig",
