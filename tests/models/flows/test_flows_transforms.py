@@ -34,6 +34,7 @@ def multiscale():
 # name -> (factory, input shape, domain: 'real' or 'unit', context size)
 TRANSFORMS = {
     "permutation": (lambda: Permutation(torch.tensor([2, 0, 3, 1])), (4,), "real", 0),
+    "reversal": (lambda: Permutation.reverse(4), (4,), "real", 0),
     "scaling": (lambda: Scaling((4,)), (4,), "real", 0),
     "logit": (lambda: Logit(0.05), (4,), "unit", 0),
     "shift": (lambda: Shift(-0.5), (4,), "real", 0),

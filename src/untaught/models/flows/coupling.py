@@ -212,7 +212,8 @@ class Coupling(Transform):
         if self.split:
             n = len(self.kept)
             if self.kept_first or self.kept_last:
-                a, b = (x[:, :n], x[:, n:]) if self.kept_first else (x[:, -n:], x[:, :-n])
+                # split (not slicing): its backward is one concatenation, not a zero-filled tensor per part
+                a, b = x.split([n, x.shape[1] - n], 1) if self.kept_first else x.split([x.shape[1] - n, n], 1)[::-1]
             else:
                 a, b = x.index_select(1, self.kept), x.index_select(1, self.free)
             shift, log_scale = self._shift_log_scale(a, context)

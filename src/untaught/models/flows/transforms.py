@@ -93,16 +93,20 @@ class Permutation(Transform):
             raise ValueError(f"order must be a permutation of 0..{len(order) - 1}; got {order.tolist()}")
         self.register_buffer("order", order)
         self.register_buffer("undo", torch.argsort(order))
+        # a reversal is a flip, whose backward is a flip too (index_select's is a scatter-add)
+        self.reversal = bool(torch.equal(order, torch.arange(len(order) - 1, -1, -1)))
 
     @classmethod
     def reverse(cls, dims: int) -> Permutation:
         return cls(torch.arange(dims - 1, -1, -1))
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
-        return x.index_select(1, self.order), x.new_zeros(x.shape[0])
+        y = x.flip(1) if self.reversal else x.index_select(1, self.order)
+        return y, x.new_zeros(x.shape[0])
 
     def inverse(self, y: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
-        return y.index_select(1, self.undo), y.new_zeros(y.shape[0])
+        x = y.flip(1) if self.reversal else y.index_select(1, self.undo)
+        return x, y.new_zeros(y.shape[0])
 
 
 class Scaling(Transform):
