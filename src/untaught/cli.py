@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "untaught.inpaint",
     "untaught.models.boltzmann.commands",
     "untaught.models.som.commands",
+    "untaught.models.sparse_coding.commands",
     "untaught.models.flows.commands",
     "untaught.leaderboard",
     "untaught.audit",
