@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--binarize", choices=["static", "dynamic"])
     parser.add_argument("--minutes", type=float, default=1.0, help="training budget per model (wall time)")
     parser.add_argument("--models", default="fvbn,nade,pixelcnn,gated-pixelcnn")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args()

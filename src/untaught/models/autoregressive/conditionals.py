@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ...distributions import discrete
+from ...distributions import discrete, logistic_mixture
 from ..base import Model, ModelConfig
 
 
@@ -46,14 +46,19 @@ class AutoregressiveModel(Model):
         super().__init__(config)
         if config.levels is None or config.levels < 2:
             raise ValueError(f"{type(self).__name__} models discrete data: levels must be >= 2; got {config.levels}")
-        self.params_per_dim = discrete.params_per_dim(config.levels)
+        mixtures = getattr(config, "mixtures", 0)  # > 0: discretized logistic mixture (PixelCNN++)
+        self.likelihood = logistic_mixture if mixtures else discrete
+        self.params_per_dim = (
+            logistic_mixture.params_per_dim(mixtures) if mixtures else discrete.params_per_dim(config.levels)
+        )
 
     # -- what a subclass provides ----------------------------------------------------------------
     def conditionals(self, h: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Parameters of every dimension's conditional.
 
         h: float [B, *shape], the data scaled to [0, 1] (:meth:`scale`); returns
-        [B, *shape, P] (P = 1 logit for binary data, else ``levels`` logits). Entry d may depend
+        [B, *shape, P] (P = 1 logit for binary data, ``levels`` logits otherwise, or 3 K for a
+        mixture of K discretized logistics when the config has ``mixtures`` = K). Entry d may depend
         only on the dimensions before d in generation order (and on ``condition``).
         """
         raise NotImplementedError
@@ -78,7 +83,7 @@ class AutoregressiveModel(Model):
     def _log_prob(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         self.check_data(x)
         params = self.conditionals(self.scale(x), condition)
-        return discrete.log_prob(params, x, self.config.levels).flatten(1).sum(1)
+        return self.likelihood.log_prob(params, x, self.config.levels).flatten(1).sum(1)
 
     def _loss(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         nll = -self._log_prob(x, condition).mean()
@@ -176,5 +181,9 @@ class AutoregressiveModel(Model):
         for pos in range(start, self.config.dims):
             d = dims_in_order[pos]
             params = self.conditionals(self.scale(x), condition).flatten(1, -2)[:, d]
-            flat[:, d] = discrete.sample(params, u[:, pos], self.config.levels, temperature)
+            flat[:, d] = self.draw(params, u[:, pos], temperature)
         return x
+
+    def draw(self, params: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Values [...] from conditionals ``params`` [..., P] at uniforms ``u`` [...] (CDF inversion)."""
+        return self.likelihood.sample(params, u, self.config.levels, temperature)

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...distributions import discrete
 from ...nn.causal_conv import MaskedConv1x1, MaskedConv2d, causal_mask, color_groups
 from ..base import ModelConfig
 from .conditionals import AutoregressiveModel
@@ -52,6 +51,8 @@ class GatedPixelCNNConfig(ModelConfig):
         head: channels of the hidden 1x1 layer of the output head.
         kernel: kernel size of the first layer (odd).
         num_classes: > 0 for a class-conditional model (labels 0 .. num_classes-1).
+        mixtures: 0 for a categorical (or Bernoulli) per sub-pixel; K > 0 for a mixture of K
+            discretized logistics (PixelCNN++'s likelihood, for many levels).
     """
 
     shape: tuple[int, ...] = (1, 28, 28)
@@ -61,6 +62,7 @@ class GatedPixelCNNConfig(ModelConfig):
     head: int = 32
     kernel: int = 7
     num_classes: int = 0
+    mixtures: int = 0
 
     def __post_init__(self) -> None:
         if len(self.shape) != 3:
@@ -72,6 +74,7 @@ class GatedPixelCNNConfig(ModelConfig):
             ("head", self.head >= colors, f">= the {colors} colour channels"),
             ("kernel", self.kernel >= 3 and self.kernel % 2 == 1, "odd and >= 3"),
             ("num_classes", self.num_classes >= 0, "an integer >= 0 (0: unconditional)"),
+            ("mixtures", self.mixtures >= 0, "an integer >= 0 (0: categorical)"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -238,7 +241,7 @@ class GatedPixelCNN(AutoregressiveModel):
                             self._horizontal_at(i, j, h_in, v_pre, conds)
                         continue
                     params = self._horizontal_at(i, j, h_in, v_pre, conds).view(n, colors, -1)[:, c]
-                    x[:, c, i, j] = discrete.sample(params, u[:, pos], self.config.levels, temperature)
+                    x[:, c, i, j] = self.draw(params, u[:, pos], temperature)
                     pixel = 2 * self.scale(x[:, :, i, j]) - 1  # seen by later positions
                     self.layers[0].vertical.write(v_in[0], pixel, i, j)
                     self.layers[0].horizontal.write(h_in[0], pixel, i, j)

@@ -23,7 +23,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ...distributions import discrete
 from ..base import ModelConfig
 from .conditionals import AutoregressiveModel
 
@@ -93,6 +92,6 @@ class NADE(AutoregressiveModel):
         for pos, d in enumerate(self.dim_at.tolist()):
             if pos >= start:
                 params = self._act(a) @ self.V[d].T + self.b[d]  # [n, P]
-                flat[:, d] = discrete.sample(params, u[:, pos], self.config.levels, temperature)
+                flat[:, d] = self.draw(params, u[:, pos], temperature)
             a = a + self.scale(flat[:, d]).unsqueeze(-1) * self.W[d]
         return x

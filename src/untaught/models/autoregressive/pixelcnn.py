@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...distributions import discrete
 from ...nn.causal_conv import MaskedConv1x1, MaskedConv2d
 from ..base import ModelConfig
 from .conditionals import AutoregressiveModel
@@ -43,6 +42,8 @@ class PixelCNNConfig(ModelConfig):
         channels: F, channels of the residual stream (the blocks' 3x3 layers use F/2).
         head: channels of the hidden 1x1 layer of the output head.
         kernel: size of the first, mask A, convolution (odd).
+        mixtures: 0 for a categorical (or Bernoulli) per sub-pixel; K > 0 for a mixture of K
+            discretized logistics (PixelCNN++'s likelihood, for many levels).
     """
 
     shape: tuple[int, ...] = (1, 28, 28)
@@ -51,6 +52,7 @@ class PixelCNNConfig(ModelConfig):
     channels: int = 32
     head: int = 32
     kernel: int = 7
+    mixtures: int = 0
 
     def __post_init__(self) -> None:
         if len(self.shape) != 3:
@@ -61,6 +63,7 @@ class PixelCNNConfig(ModelConfig):
             ("channels", self.channels >= 2 * colors and self.channels % 2 == 0, f"even and >= {2 * colors}"),
             ("head", self.head >= colors, f">= the {colors} colour channels"),
             ("kernel", self.kernel >= 1 and self.kernel % 2 == 1, "odd and >= 1"),
+            ("mixtures", self.mixtures >= 0, "an integer >= 0 (0: categorical)"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -145,6 +148,6 @@ class PixelCNN(AutoregressiveModel):
             for block, cache in zip(self.blocks, caches, strict=True):
                 y = block.step(y, cache, i, j)
             params = self._head(y).view(n, colors, self.params_per_dim)[:, c]
-            x[:, c, i, j] = discrete.sample(params, u[:, pos], self.config.levels, temperature)
+            x[:, c, i, j] = self.draw(params, u[:, pos], temperature)
             self.input.write(image, 2 * self.scale(x[:, :, i, j]) - 1, i, j)  # seen by later positions
         return x
