@@ -173,6 +173,10 @@ def test_class_conditional_flow_needs_and_uses_labels():
     a = model.log_prob(x, condition=torch.zeros(4, dtype=torch.long))
     b = model.log_prob(x, condition=torch.full((4,), 2))
     assert not torch.allclose(a, b)
+    gen = torch.Generator().manual_seed(0)
+    z = model.base_sample(6, 1.0, gen)
+    cycled = model.sample(6, generator=torch.Generator().manual_seed(0))  # classes 0, 1, 2, 0, 1, 2
+    torch.testing.assert_close(cycled, model.decode(z, condition=torch.arange(6) % 3))
     for label in range(3):  # every class's density normalises
         axis = torch.linspace(-9, 9, 181, dtype=torch.float64)
         pts = torch.cartesian_prod(axis, axis)

@@ -110,6 +110,8 @@ class CDFFlowConfig(FlowConfig):
         super().__post_init__()
         if self.levels is not None:
             raise ValueError(f"the CDF flow models continuous data: levels must be None; got {self.levels}")
+        if self.num_classes:
+            raise ValueError(f"the CDF flow is unconditional: num_classes must be 0; got {self.num_classes}")
         if self.components < 1 or self.target not in ("normal", "uniform", "beta"):
             raise ValueError(
                 f"need components >= 1 and target 'normal', 'uniform' or 'beta'; got {self.components}, {self.target!r}"

@@ -220,9 +220,12 @@ class Flow(Model):
         condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """n samples [n, *shape] (uint8 levels for discrete data); ``temperature`` scales the base
-        draws (Glow samples at 0.7)."""
+        draws (Glow samples at 0.7). A class-conditional flow without ``condition`` cycles through
+        the classes (sample i is of class i mod num_classes)."""
         if n < 0 or temperature <= 0:
             raise ValueError(f"need n >= 0 and temperature > 0; got n={n}, temperature={temperature}")
+        if condition is None and self.config.num_classes:
+            condition = torch.arange(n, device=self._device) % self.config.num_classes
         return self.decode(self.base_sample(n, temperature, generator), condition=condition)
 
     @torch.no_grad()
