@@ -116,12 +116,11 @@ class PixelHistogram(Model):
         """``n`` images, uint8 [n, C, H, W]; ``temperature`` divides the log-probabilities."""
         if n < 0 or temperature <= 0:
             raise ValueError(f"need n >= 0 and temperature > 0; got n={n}, temperature={temperature}")
-        logits = self.log_probs().unsqueeze(0).expand(n, -1, -1)
+        logits = self.log_probs().unsqueeze(0).expand(n, -1, -1)  # [n, D, levels]
+        if self.config.levels == 2:  # the shared sampler takes one logit per dimension for binary data
+            logits = (logits[..., 1] - logits[..., 0]).unsqueeze(-1)
         u = torch.rand(n, self.config.dims, generator=generator, dtype=torch.float64).to(logits.device)
-        values = discrete.sample(logits, u, self.config.levels, temperature) if self.config.levels > 2 else None
-        if values is None:  # binary: the shared sampler takes one logit per dimension
-            logit = (logits[..., 1] - logits[..., 0]).unsqueeze(-1)
-            values = discrete.sample(logit, u, 2, temperature)
+        values = discrete.sample(logits, u, self.config.levels, temperature)
         return values.view(n, *self.config.shape).to(torch.uint8)
 
 
