@@ -82,3 +82,51 @@ def test_engine_trains_on_the_labels(tmp_path):
     run = untaught.train(m, "digits", out=tmp_path / "run", epochs=1, progress=False, samples=10, threads=1)
     assert run.metrics["test_nll_nats"] < 64 * 2.84  # below uniform (log 17 = 2.83 nats per pixel)
     assert (run.path / "samples.png").is_file()
+
+
+def lowres_model(shape=(1, 2, 2), levels=2) -> GatedPixelCNN:
+    torch.manual_seed(0)
+    m = GatedPixelCNN(GatedPixelCNNConfig(shape=shape, levels=levels, layers=2, channels=8, head=8, kernel=3, lowres=2))
+    m = m.double()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.7)
+    return m.eval()
+
+
+def test_lowres_conditional_normalises_for_every_small_image():
+    m = lowres_model()
+    x = space((1, 2, 2), 2)
+    totals = []
+    for level in (0, 1):
+        small = torch.full((16, 1, 1, 1), level, dtype=torch.uint8)
+        totals.append(torch.logsumexp(m.log_prob(x, lowres=small), 0).item())
+    assert totals == pytest.approx([0.0, 0.0], abs=1e-9)
+    # by default the condition is the image's own low-resolution version
+    assert torch.allclose(m.log_prob(x), m.log_prob(x, lowres=m.downsample(x)))
+    assert torch.equal(m.downsample(torch.tensor([[[[1, 1], [1, 0]]]], dtype=torch.uint8)), torch.ones(1, 1, 1, 1))
+
+
+def test_super_resolution_samples_follow_the_conditional_and_cache_agrees():
+    m = lowres_model()
+    small = torch.ones(20_000, 1, 1, 1, dtype=torch.uint8)
+    probs = m.log_prob(space((1, 2, 2), 2), lowres=small[:16]).exp()
+    s = m.sample(20_000, lowres=small, generator=torch.Generator().manual_seed(0)).view(20_000, -1).long()
+    freq = torch.bincount((s * torch.tensor([8, 4, 2, 1])).sum(1), minlength=16).double() / 20_000
+    assert torch.all((freq - probs).abs() <= 5 * (probs * (1 - probs) / 20_000).sqrt() + 1e-4)
+    big = lowres_model((3, 4, 4), levels=4)
+    low = torch.randint(4, (5, 3, 2, 2), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    fast = big.sample(5, lowres=low, generator=torch.Generator().manual_seed(2), fast=True)
+    assert torch.equal(fast, big.sample(5, lowres=low, generator=torch.Generator().manual_seed(2), fast=False))
+    with pytest.raises(ValueError, match=r"lowres must be integer levels of shape \(5, 3, 2, 2\)"):
+        big.sample(5, lowres=low[:, :, :1])
+
+
+def test_lowres_conditionals_stay_autoregressive_given_the_small_image():
+    m = lowres_model((1, 4, 4), levels=3)
+    small = torch.ones(1, 1, 2, 2, dtype=torch.uint8)
+    h = torch.rand(1, 1, 4, 4, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda v: m.conditionals(v, (None, small)), h).reshape(16, -1, 16)
+    used = jac.abs().sum(1) > 0
+    before = torch.ones(16, 16, dtype=torch.bool).tril(-1)  # raster order: j < d
+    assert not used[~before].any() and used[before].all()

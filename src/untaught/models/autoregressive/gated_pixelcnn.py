@@ -18,6 +18,12 @@ added to every ``f`` and ``g`` (the class-conditional PixelCNN of the paper):
 With C = 3 the horizontal stack and the head carry colour groups (R -> G -> B); the vertical
 stack sees only rows above, which every colour may use.
 
+With ``lowres`` = f > 0 the model is conditioned on the image itself downsampled f times (each
+f x f block's mean level, rounded): ``log_prob(x)`` is ``log p(x | lowres(x))`` and
+``sample(n, lowres=small)`` turns small images into full-size ones (super-resolution as in Dahl et
+al. 2017, Pixel Recursive Super Resolution, with this network as the prior). The small image,
+upsampled and passed through a 3x3 convolution, enters every gate through 1x1 convolutions.
+
 Sampling: the cached sampler computes the vertical stacks of a row once, when the row above is
 complete, and the horizontal stack at the generated pixel only; it draws the naive sampler's
 samples for the same generator.
@@ -51,6 +57,7 @@ class GatedPixelCNNConfig(ModelConfig):
         head: channels of the hidden 1x1 layer of the output head.
         kernel: kernel size of the first layer (odd).
         num_classes: > 0 for a class-conditional model (labels 0 .. num_classes-1).
+        lowres: f > 0 conditions on the image downsampled by f (H and W divisible by f).
         mixtures: 0 for a categorical (or Bernoulli) per sub-pixel; K > 0 for a mixture of K
             discretized logistics (PixelCNN++'s likelihood, for many levels).
     """
@@ -62,6 +69,7 @@ class GatedPixelCNNConfig(ModelConfig):
     head: int = 32
     kernel: int = 7
     num_classes: int = 0
+    lowres: int = 0
     mixtures: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +83,12 @@ class GatedPixelCNNConfig(ModelConfig):
             ("kernel", self.kernel >= 3 and self.kernel % 2 == 1, "odd and >= 3"),
             ("num_classes", self.num_classes >= 0, "an integer >= 0 (0: unconditional)"),
             ("mixtures", self.mixtures >= 0, "an integer >= 0 (0: categorical)"),
+            (
+                "lowres",
+                self.lowres >= 0
+                and (not self.lowres or (self.shape[1] % self.lowres == 0 == self.shape[2] % self.lowres)),
+                f"an integer >= 0 dividing the image size {self.shape[1]}x{self.shape[2]}",
+            ),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -90,6 +104,11 @@ def gate(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
 def shift_down(x: torch.Tensor) -> torch.Tensor:
     """Row i of the result is row i - 1 of x (zeros in row 0): [B, C, H, W]."""
     return F.pad(x, (0, 0, 1, 0))[:, :, :-1]
+
+
+def _row(t: torch.Tensor, r: int) -> torch.Tensor:
+    """Row r of a broadcastable condition [B, 2F, H or 1, W or 1]: [B, 2F, W or 1]."""
+    return t[:, :, min(r, t.shape[2] - 1)]
 
 
 class GatedLayer(nn.Module):
@@ -115,7 +134,7 @@ class GatedLayer(nn.Module):
         self, v: torch.Tensor, h: torch.Tensor, cond: tuple[torch.Tensor, torch.Tensor] | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """v, h: [B, in, H, W] -> (v', h', skip), each [B, F, H, W]."""
-        cv, ch = (0, 0) if cond is None else (cond[0][:, :, None, None], cond[1][:, :, None, None])
+        cv, ch = (0, 0) if cond is None else cond
         vc = self.vertical(v)
         gated = gate(self.horizontal(h) + self.link(shift_down(vc)) + ch)
         h_out = gated if self.residual is None else h + self.residual(gated)
@@ -144,6 +163,10 @@ class GatedPixelCNN(AutoregressiveModel):
         if config.num_classes:
             self.embed_v = nn.Parameter(torch.zeros(config.layers + 1, config.num_classes, 2 * f))
             self.embed_h = nn.Parameter(torch.zeros(config.layers + 1, config.num_classes, 2 * f))
+        if config.lowres:
+            self.lowres_in = nn.Conv2d(colors, f, 3, padding=1)
+            self.lowres_v = nn.ModuleList(nn.Conv2d(f, 2 * f, 1) for _ in range(config.layers + 1))
+            self.lowres_h = nn.ModuleList(nn.Conv2d(f, 2 * f, 1) for _ in range(config.layers + 1))
         self.hidden = MaskedConv1x1(f, config.head, colors)
         self.out = MaskedConv1x1(config.head, colors * self.params_per_dim, colors)
 
@@ -164,8 +187,51 @@ class GatedPixelCNN(AutoregressiveModel):
             raise ValueError(f"condition must be {n} class labels in [0, {k}); got {shown}")
         return y
 
-    def _cond(self, y: torch.Tensor | None, layer: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        return None if y is None else (self.embed_v[layer][y], self.embed_h[layer][y])
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        """The low-resolution image: uint8 [B, C, H, W] -> uint8 [B, C, H/f, W/f], each f x f block's
+        mean level, rounded (``lowres`` = f)."""
+        f = self.config.lowres
+        if not f:
+            raise ValueError("this model has no low-resolution conditioning (lowres = 0)")
+        return F.avg_pool2d(x.double(), f).round().to(torch.uint8)
+
+    def _small(self, low: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """Check a low-resolution condition (None: a flat mid-level image, as for samples.png)."""
+        if not self.config.lowres:
+            if low is not None:
+                raise ValueError("lowres images given to a model without low-resolution conditioning")
+            return None
+        c, h, w = self.config.shape
+        f = self.config.lowres
+        if low is None:
+            low = torch.full((n, c, h // f, w // f), (self.config.levels - 1) // 2, dtype=torch.uint8)
+        expected = (n, c, h // f, w // f)
+        if tuple(low.shape) != expected or low.is_floating_point() or int(low.max()) >= self.config.levels:
+            raise ValueError(
+                f"lowres must be integer levels of shape {expected} in [0, {self.config.levels}); got "
+                f"{low.dtype} {tuple(low.shape)}"
+            )
+        return low.to(self.out.weight.device)
+
+    def _conds(self, y: torch.Tensor | None, low: torch.Tensor | None) -> list:
+        """Per layer, what the condition adds to the vertical and horizontal gates: broadcastable
+        [B, 2F, H or 1, W or 1] pairs, or None."""
+        if y is None and low is None:
+            return [None] * len(self.layers)
+        out = []
+        if low is not None:
+            big = F.interpolate(2 * self.scale(low) - 1, scale_factor=self.config.lowres, mode="nearest")
+            s = F.relu(self.lowres_in(big))
+        for index in range(len(self.layers)):
+            cv = ch = 0
+            if y is not None:
+                cv = cv + self.embed_v[index][y][:, :, None, None]
+                ch = ch + self.embed_h[index][y][:, :, None, None]
+            if low is not None:
+                cv = cv + self.lowres_v[index](s)
+                ch = ch + self.lowres_h[index](s)
+            out.append((cv, ch))
+        return out
 
     # -- network ----------------------------------------------------------------------------------
     def _head(self, skip: torch.Tensor) -> torch.Tensor:
@@ -173,11 +239,15 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def conditionals(self, h: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """h float [B, C, H, W] in [0, 1] (labels [B] if class-conditional) -> parameters [B, C, H, W, P]."""
-        y = self._labels(condition, len(h), for_sampling=False)
+        labels, low = condition if isinstance(condition, tuple) else (condition, None)
+        y = self._labels(labels, len(h), for_sampling=False)
+        if self.config.lowres and low is None:  # held fixed: rounding passes no gradient to h
+            low = self.downsample((h.detach() * (self.config.levels - 1)).round())
+        conds = self._conds(y, low)
         v = hs = 2 * h - 1
         skip = 0
         for index, layer in enumerate(self.layers):
-            v, hs, s = layer(v, hs, self._cond(y, index))
+            v, hs, s = layer(v, hs, conds[index])
             if index == 0:  # channels-last activations: oneDNN's faster convolutions on CPU
                 v, hs = (t.contiguous(memory_format=torch.channels_last) for t in (v, hs))
             skip = skip + s
@@ -190,11 +260,16 @@ class GatedPixelCNN(AutoregressiveModel):
         self, x: torch.Tensor, *, generator: torch.Generator | None = None, condition: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Mean NLL of the batch in nats; ``condition``: labels [B] (used if class-conditional)."""
-        return self._loss(x, condition)
+        return self._loss(x, (condition, self.downsample(x) if self.config.lowres else None))
 
-    def log_prob(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Exact log p(x) (or log p(x | y) if class-conditional) in nats: [B]."""
-        return self._log_prob(x, condition)
+    def log_prob(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, lowres: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Exact log p(x) in nats: [B]; given the labels if class-conditional, and given the
+        low-resolution image (default: ``downsample(x)``) if ``lowres`` > 0."""
+        if self.config.lowres and lowres is None:
+            lowres = self.downsample(self.check_data(x))
+        return self._log_prob(x, (condition, self._small(lowres, len(x))))
 
     @torch.no_grad()
     def sample(
@@ -204,14 +279,17 @@ class GatedPixelCNN(AutoregressiveModel):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         condition: torch.Tensor | int | None = None,
+        lowres: torch.Tensor | None = None,
         given: torch.Tensor | None = None,
         known: int = 0,
         fast: bool = True,
     ) -> torch.Tensor:
         """``n`` samples, uint8 [n, C, H, W]; ``condition``: a label or labels [n] (class-conditional
-        models; None cycles through the classes). Other arguments: see AutoregressiveModel.sample."""
+        models; None cycles through the classes); ``lowres``: uint8 [n, C, H/f, W/f], the small images
+        to enlarge (models with ``lowres`` = f; None: a flat mid-level image). Other arguments: see
+        AutoregressiveModel.sample."""
         y = self._labels(condition, n, for_sampling=True)
-        return self._sample(n, temperature, generator, y, given, known, fast)
+        return self._sample(n, temperature, generator, (y, self._small(lowres, n)), given, known, fast)
 
     def _sample_cached(
         self, x: torch.Tensor, u: torch.Tensor, start: int, temperature: float, condition: torch.Tensor | None
@@ -219,8 +297,8 @@ class GatedPixelCNN(AutoregressiveModel):
         """Vertical stacks row by row (once the row above is complete); horizontal stack per pixel."""
         n, (colors, height, width) = len(x), self.config.shape
         like, f = self.out.weight, self.config.channels
-        y = condition
-        conds = [self._cond(y, i) for i in range(len(self.layers))]
+        y, low = condition
+        conds = self._conds(y, low)
         v_in = [layer.vertical.cache(n, height, width, like) for layer in self.layers]
         h_in = [layer.horizontal.cache(n, height, width, like) for layer in self.layers]
         v_pre = like.new_zeros(len(self.layers), n, 2 * f, height, width)  # vertical conv outputs
@@ -252,7 +330,7 @@ class GatedPixelCNN(AutoregressiveModel):
             vc = layer.vertical.row(v_in[index], r)  # [n, 2F, W]
             v_pre[index, :, :, r] = vc
             if index + 1 < len(self.layers):
-                cv = 0 if conds[index] is None else conds[index][0][:, :, None]
+                cv = 0 if conds[index] is None else _row(conds[index][0], r)
                 self.layers[index + 1].vertical.write_row(v_in[index + 1], gate(vc + cv), r)
 
     def _horizontal_at(self, i: int, j: int, h_in: list, v_pre: torch.Tensor, conds: list) -> torch.Tensor:
@@ -264,7 +342,8 @@ class GatedPixelCNN(AutoregressiveModel):
             above = v_pre[index, :, :, i - 1, j] if i else torch.zeros_like(v_pre[index, :, :, 0, 0])
             pre = layer.horizontal.at(h_in[index], i, j) + layer.link.vector(above)
             if conds[index] is not None:
-                pre = pre + conds[index][1]
+                ch = conds[index][1]
+                pre = pre + ch[:, :, min(i, ch.shape[2] - 1), min(j, ch.shape[3] - 1)]
             gated = gate(pre)
             skip = skip + layer.skip.vector(gated)
             h = gated if layer.residual is None else h + layer.residual.vector(gated)
