@@ -1,0 +1,35 @@
+"""Flows train through the engine: the likelihood improves, and Glow's actnorm is initialised by the
+first training batch and saved with the weights."""
+
+from __future__ import annotations
+
+import torch
+
+import untaught
+from untaught.evaluation import evaluate_nll
+from untaught.models.flows import MAF, Glow
+from untaught.models.flows.actnorm import ActNorm
+from untaught.training import prepare
+
+
+def test_maf_on_moons_improves_through_the_engine(tmp_path):
+    torch.manual_seed(0)
+    model = MAF(MAF.Config(shape=(2,), levels=None, layers=3, hidden=(32, 32)))
+    data = prepare("moons")
+    before = evaluate_nll(model, data.test).nats
+    run = untaught.train(model, data, out=tmp_path / "run", epochs=2, batch_size=512, progress=False, samples=0)
+    assert run.metrics["test_nll_kind"] == "exact"
+    assert run.metrics["test_nll_nats"] < before - 0.3  # N(0, I) on moons: 2.97 nats; 2 epochs: 2.53
+
+
+def test_glow_on_digits_initialises_actnorm_and_reports_a_bound(tmp_path):
+    torch.manual_seed(0)
+    model = Glow(Glow.Config(shape=(1, 8, 8), levels=17, scales=2, steps=1, hidden=8))
+    run = untaught.train(model, "digits", out=tmp_path / "run", epochs=1, progress=False, samples=4)
+    layers = [m for m in run.model.modules() if isinstance(m, ActNorm)]
+    assert layers and all(bool(m.initialized) for m in layers)
+    loaded = Glow.from_pretrained(tmp_path / "run")
+    assert all(bool(m.initialized) for m in loaded.modules() if isinstance(m, ActNorm))
+    m = run.metrics
+    assert m["test_nll_kind"] == "lower bound" and 0 < m["test_bpd"] < 8
+    assert (tmp_path / "run" / "samples.png").is_file()
