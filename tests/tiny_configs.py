@@ -28,6 +28,7 @@ TINY = {
     "nade": dict(hidden=8),
     "rbm": dict(hidden=4, chains=8, init_std=0.5, sample_steps=20),
     "sparse-coding": dict(shape=(1, 2, 3), levels=None, atoms=8, lam=0.1),
+    "psd": dict(shape=(1, 2, 3), levels=None, atoms=8, lam=0.1),
     "som": dict(rows=3, cols=4, shape=(1, 2, 3), levels=4),
     "grbm": dict(shape=(3,), levels=None, hidden=3, chains=8, sample_steps=20),
     "rsm": dict(shape=(6,), levels=None, hidden=3, sample_steps=5, sample_words=4),

@@ -30,6 +30,7 @@ _MODELS: dict[str, str] = {
     "nade": "untaught.models.autoregressive.nade:NADE",
     "rbm": "untaught.models.boltzmann.rbm:RBM",
     "sparse-coding": "untaught.models.sparse_coding.dictionary:SparseCoding",
+    "psd": "untaught.models.sparse_coding.psd:PSD",
     "som": "untaught.models.som.som:SOM",
     "grbm": "untaught.models.boltzmann.gaussian:GaussianRBM",
     "rsm": "untaught.models.boltzmann.replicated:ReplicatedSoftmax",
