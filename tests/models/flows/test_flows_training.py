@@ -6,20 +6,24 @@ from __future__ import annotations
 import torch
 
 import untaught
+from untaught.data import Split
 from untaught.evaluation import evaluate_nll
 from untaught.models.flows import MAF, Glow
 from untaught.models.flows.actnorm import ActNorm
-from untaught.training import prepare
+from untaught.training import TrainingData, prepare
 
 
 def test_maf_on_moons_improves_through_the_engine(tmp_path):
     torch.manual_seed(0)
     model = MAF(MAF.Config(shape=(2,), levels=None, layers=3, hidden=(32, 32)))
-    data = prepare("moons")
+    full = prepare("moons")
+    part = {s: getattr(full, s) for s in ("train", "val", "test")}
+    sizes = {"train": 6000, "val": 1000, "test": 1000}
+    data = TrainingData("moons", *(Split(v.x[: sizes[s]], v.y[: sizes[s]], None) for s, v in part.items()), None)
     before = evaluate_nll(model, data.test).nats
-    run = untaught.train(model, data, out=tmp_path / "run", epochs=2, batch_size=512, progress=False, samples=0)
+    run = untaught.train(model, data, out=tmp_path / "run", epochs=6, batch_size=512, progress=False, samples=0)
     assert run.metrics["test_nll_kind"] == "exact"
-    assert run.metrics["test_nll_nats"] < before - 0.3  # N(0, I) on moons: 2.97 nats; 2 epochs: 2.53
+    assert run.metrics["test_nll_nats"] < before - 0.3  # N(0, I) on moons: 2.97 nats
 
 
 def test_glow_on_digits_initialises_actnorm_and_reports_a_bound(tmp_path):
