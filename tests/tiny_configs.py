@@ -7,6 +7,7 @@ without an entry here fails tests/test_protocol.py.
 
 TINY = {
     "made": dict(hidden=(16, 16), num_masks=3, order_agnostic=True, ensemble=3),
+    "pixel-transformer": dict(layers=1, dim=8, heads=2),
     "cdf-flow": dict(shape=(2,), levels=None, components=3),
     "nice": dict(shape=(1, 2, 2), levels=4, couplings=2, hidden=(8,)),
     "realnvp": dict(shape=(1, 4, 4), levels=4, couplings=1, scales=2, hidden=4, blocks=1),

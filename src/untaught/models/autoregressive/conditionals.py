@@ -132,7 +132,12 @@ class AutoregressiveModel(Model):
         c, h, w = self.config.shape
         if not 0 <= rows <= h:
             raise ValueError(f"rows must be in [0, {h}]; got {rows}")
-        return self.sample(len(x), temperature=temperature, generator=generator, given=x, known=rows * w * c)
+        known = rows * w * c
+        top = torch.zeros(self.config.shape, dtype=torch.bool)
+        top[:, :rows] = True
+        if not torch.equal((self.order() < known).view(self.config.shape), top):
+            raise ValueError("complete(rows=...) needs the raster order; use sample(given=..., known=...) instead")
+        return self.sample(len(x), temperature=temperature, generator=generator, given=x, known=known)
 
     def _sample(
         self,
