@@ -104,3 +104,33 @@ def test_configuration_errors_name_the_argument():
         m.encode(torch.full((3, 16), float("inf"), dtype=torch.float64))
     with pytest.raises(ValueError, match="z must have shape"):
         m.decode(torch.zeros(3, 4))
+
+
+def test_resume_continues_exactly(tmp_path):
+    x = sparse_data(n=240).float()
+    y = torch.full((len(x),), -1)
+    data = TrainingData(
+        "sparse-toy",
+        Split(x[:160], y[:160], None),
+        Split(x[160:200], y[160:200], None),
+        Split(x[200:], y[200:], None),
+        None,
+    )
+    options = dict(batch_size=32, progress=False, threads=1, select="last", samples=0)
+    torch.manual_seed(0)
+    whole = untaught.train(SparseCoding(SparseCodingConfig(shape=(16,), atoms=10, lam=0.2)), data, epochs=2,
+                           out=tmp_path / "whole", **options)  # fmt: skip
+    torch.manual_seed(0)
+    untaught.train(SparseCoding(SparseCodingConfig(shape=(16,), atoms=10, lam=0.2)), data, epochs=1,
+                   out=tmp_path / "part", **options)  # fmt: skip
+    from untaught.training import engine
+
+    resumed = engine._fit(
+        SparseCoding(SparseCodingConfig(shape=(16,), atoms=10, lam=0.2)),
+        data,
+        engine.TrainConfig(data="sparse-toy", epochs=2, **options),
+        tmp_path / "part",
+        resume_from=tmp_path / "part" / engine.CHECKPOINT,
+    )
+    for name in ("dictionary", "stats_a", "stats_b", "updates"):
+        assert torch.equal(getattr(whole.model, name), getattr(resumed.model, name)), name
