@@ -99,6 +99,16 @@ def main() -> None:
         )
         seconds["untaught online (engine)"] = run.metrics["train_step_seconds"]
         dictionaries["untaught online (engine)"] = run.model.dictionary.detach().double()
+        # the same at 1 thread: on a loaded 2-core machine, 2 threads can wait on each other
+        torch.manual_seed(0)
+        model = SparseCoding(SparseCodingConfig(shape=(1, 8, 8), atoms=ATOMS, lam=LAM))
+        run1 = untaught.train(
+            model, "bsds500-patches", epochs=1, batch_size=BATCH, threads=1, progress=False,
+            out=os.path.join(tmp, "run1"), samples=0,
+        )  # fmt: skip
+        seconds["untaught online, 1 thread"] = run1.metrics["train_step_seconds"]
+        dictionaries["untaught online, 1 thread"] = run1.model.dictionary.detach().double()
+        torch.set_num_threads(THREADS)
     for algo in ("cd", "lars"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -169,6 +179,10 @@ def main() -> None:
             t,
             float(lasso_objective(test64, torch.from_numpy(z.toarray().T), d64, LAM).sum()),
         )
+    torch.set_num_threads(1)
+    t, r = timed(lambda: fista(test32, d32, LAM, tol=1e-4, stop="gap"), repeat=3)
+    rows["untaught FISTA f32, 1 thread"] = (t, float(lasso_objective(test64, r.codes.double(), d64, LAM).sum()))
+    torch.set_num_threads(THREADS)
     ours = rows["untaught FISTA float32"][0]
     print(f"{'method':<28} {'seconds':>8} {'untaught f32 faster by':>23} {'rel. objective error':>21}")
     for name, (t, obj) in rows.items():
