@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "untaught.models.flows.commands",
     "untaught.leaderboard",
     "untaught.audit",
+    "untaught.models.autoregressive.commands",
     "untaught.models.latent.commands",
 )
 

@@ -49,3 +49,17 @@ def test_commands_write_pictures(tmp_path, capsys):
     assert main(["masks", "gated-pixelcnn", "--shape", "1,5,5", "-o", str(tmp_path / "m.png")]) == 0
     assert (tmp_path / "m.png").is_file()
     assert main(["audit", "no-such-model"]) == 2
+
+
+def test_complete_command_on_a_trained_run(tmp_path, capsys):
+    import untaught
+
+    torch.manual_seed(0)
+    model = GatedPixelCNN(GatedPixelCNNConfig(shape=(1, 8, 8), levels=17, layers=1, channels=8, head=8, lowres=2))
+    run = untaught.train(model, "digits", out=tmp_path / "run", epochs=1, progress=False, samples=0, threads=1)
+    assert main(["complete", str(run.path), "--rows", "4", "-n", "3", "--samples", "2"]) == 0
+    assert (run.path / "complete-4rows.png").is_file()
+    assert main(["complete", str(run.path), "--superres", "-n", "3", "-o", str(tmp_path / "sr.png")]) == 0
+    assert (tmp_path / "sr.png").is_file()
+    assert main(["complete", str(run.path), "--rows", "9"]) == 2
+    assert "--rows must be in [0, 8]" in capsys.readouterr().err
