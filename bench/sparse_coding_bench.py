@@ -22,6 +22,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# idle OpenMP workers sleep instead of spinning: with busy-waiting, 2 threads on a 2-core machine
+# that other processes also use ran untaught's small-batch steps up to 35x slower than 1 thread
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 os.environ.setdefault("MKL_NUM_THREADS", "2")
 
@@ -63,6 +66,7 @@ def main() -> None:
         f"torch {torch.__version__}: {torch.get_num_threads()} threads; BLAS/OpenMP pools:",
         ", ".join(f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()),
     )
+    print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     train = load_split("bsds500-patches", "train").x.flatten(1)
     test = load_split("bsds500-patches", "test").x.flatten(1)

@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# idle OpenMP workers sleep instead of spinning: with busy-waiting, 2 threads on a 2-core machine
+# that other processes also use ran untaught's small-batch steps up to 35x slower than 1 thread
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tempfile
 import time
@@ -38,7 +41,8 @@ def best_time(fn, repeat=5):
 
 def main() -> None:
     torch.set_num_threads(THREADS)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")
+    policy, load = os.environ.get("OMP_WAIT_POLICY"), os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY={policy}; load {load:.2f}")
     torch.manual_seed(0)
     model = PSD(PSDConfig(shape=(1, 8, 8), atoms=100, lam=LAM, alpha=1.0))
     with tempfile.TemporaryDirectory() as tmp:
