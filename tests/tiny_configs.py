@@ -7,6 +7,7 @@ without an entry here fails tests/test_protocol.py.
 
 TINY = {
     "made": dict(hidden=(16, 16), num_masks=3, order_agnostic=True, ensemble=3),
+    "pixelrnn": dict(layers=2, hidden=4, head=4),
     "pixelsnail": dict(blocks=1, residuals=1, channels=4, key=2, value=2, head=4, kernel=3),
     "wavenet": dict(layers=3, cycle=2, channels=4, shape=(1, 1, 6), levels=3),
     "pixel-transformer": dict(layers=1, dim=8, heads=2),

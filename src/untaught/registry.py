@@ -9,6 +9,7 @@ from .models.base import Model
 # name -> "module:Class"; modules are imported on demand so the CLI starts fast.
 _MODELS: dict[str, str] = {
     "made": "untaught.models.autoregressive.made:MADE",
+    "pixelrnn": "untaught.models.autoregressive.pixelrnn:PixelRNN",
     "pixelsnail": "untaught.models.autoregressive.pixelsnail:PixelSNAIL",
     "wavenet": "untaught.models.autoregressive.wavenet:WaveNet",
     "pixel-transformer": "untaught.models.autoregressive.transformer:PixelTransformer",

@@ -30,6 +30,7 @@ MODELS = {
     "pixel-transformer": dict(layers=2, dim=8, heads=2),
     "pixel-transformer+random-order": dict(layers=2, dim=8, heads=2, order_seed=3),
     "pixelsnail": dict(blocks=2, residuals=1, channels=8, key=4, value=4, head=8, kernel=3),
+    "pixelrnn": dict(layers=2, hidden=8, head=8),
 }
 # models whose conditional d depends on every earlier dimension (no blind spot)
 FULL_FIELD = {"fvbn", "nade", "gated-pixelcnn", "gated-pixelcnn+logistic-mixture", "pixel-transformer", "pixelsnail"}
@@ -170,3 +171,11 @@ def test_gated_pixelcnn_sees_the_whole_causal_field_of_a_larger_image():
     pos = generation_order((1, 6, 6))
     before = pos[None, :] < pos[:, None]
     assert (jac[~before] == 0).all() and (jac[before] > 0).all()
+
+
+def test_row_lstm_sees_a_triangle_above():
+    """One Row LSTM layer, k = 3: (i, j) sees row i - r up to column j + r - 1, nothing further right."""
+    model = build("pixelrnn", (1, 5, 5), 2, layers=1)
+    jac = jacobian(model, (1, 5, 5)).view(5, 5, 5, 5)
+    assert jac[3, 1, 2, 1] > 0 and jac[3, 1, 1, 2] > 0 and jac[3, 1, 0, 3] > 0 and jac[3, 1, 3, 0] > 0
+    assert jac[3, 1, 2, 2] == 0 and jac[3, 1, 1, 3] == 0 and jac[3, 1, 0, 4] == 0
