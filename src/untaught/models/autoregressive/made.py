@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...distributions import discrete
 from ...nn import MaskedLinear, made_degrees, made_masks
 from ..base import Model, ModelConfig
 
@@ -142,12 +143,8 @@ class MADE(Model):
 
     def _log_prob_one_mask(self, x: torch.Tensor, mask_index: int) -> torch.Tensor:
         logits = self.logits(x, mask_index)
-        target = x.flatten(1)
-        if self.outputs_per_dim == 1:
-            nll = F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), reduction="none")
-        else:
-            nll = F.cross_entropy(logits.transpose(1, 2), target.long(), reduction="none")
-        return -nll.sum(1)
+        params = logits.unsqueeze(-1) if self.outputs_per_dim == 1 else logits  # [B, D, P]
+        return discrete.log_prob(params, x.flatten(1), self.config.levels).sum(1)
 
     # -- protocol -----------------------------------------------------------------------------
     def loss(
@@ -185,12 +182,9 @@ class MADE(Model):
             rows = (which == index).nonzero().squeeze(1).to(device)
             xs = flat[rows]
             for d in torch.argsort(self.ordering(index)).tolist():
-                logits = self.logits(xs.view(-1, *self.config.shape), index)[:, d] / temperature
-                if self.outputs_per_dim == 1:
-                    u = torch.rand(len(rows), generator=generator).to(device)
-                    xs[:, d] = (u < torch.sigmoid(logits)).long()
-                else:
-                    probs = torch.softmax(logits.float(), -1).cpu()
-                    xs[:, d] = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
+                logits = self.logits(xs.view(-1, *self.config.shape), index)[:, d]
+                params = logits.unsqueeze(-1) if self.outputs_per_dim == 1 else logits  # [rows, P]
+                u = torch.rand(len(rows), generator=generator, dtype=torch.float64).to(device)
+                xs[:, d] = discrete.sample(params, u, self.config.levels, temperature)
             flat[rows] = xs
         return x.to(torch.uint8)
