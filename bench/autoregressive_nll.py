@@ -11,6 +11,8 @@ Sizes (chosen for a CPU budget of minutes, not the papers' GPU sizes):
     nade            hidden 500 (binary data), 100 otherwise
     pixelcnn        15 residual blocks x 32 channels, head 32 (pytorch-generative's MNIST size)
     gated-pixelcnn  5 layers x 32 channels, head 32 on 28x28; 10 x 64 on digits
+    pixelsnail      2 blocks x 32 channels, keys 8, values 16;  pixelrnn  2 Row LSTM layers x 32
+    pixel-transformer  2 layers x 64, 4 heads;  wavenet  8 layers x 32 channels (python-chars)
 
     python bench/autoregressive_nll.py --data digits --minutes 1 --models fvbn,nade,pixelcnn,gated-pixelcnn
     python bench/autoregressive_nll.py --data fashion-mnist --binarize static --minutes 3 --models pixelcnn
@@ -36,6 +38,10 @@ def sizes(name: str, shape: tuple[int, ...], levels: int) -> dict:
         "nade": {"hidden": 500 if levels == 2 else 100},
         "pixelcnn": {"blocks": 15, "channels": 32, "head": 32},
         "gated-pixelcnn": {"layers": 10, "channels": 64, "head": 32} if small else {"layers": 5, "channels": 32},
+        "pixelsnail": {"blocks": 2, "channels": 32, "key": 8, "value": 16},
+        "pixelrnn": {"layers": 2, "hidden": 32},
+        "pixel-transformer": {"layers": 2, "dim": 64, "heads": 4},
+        "wavenet": {"layers": 8, "channels": 32},
     }[name]
 
 
