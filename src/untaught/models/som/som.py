@@ -217,12 +217,15 @@ class SOM(Model):
         qe = best.values.sqrt().mean() if euclidean else (v - self.weight[bmu]).norm(dim=1).mean()
         if c.mode == "batch":
             h = neighbourhood(self.grid_sq[bmu], sigma, c.neighbourhood)  # [B, U]
-            sums = torch.cat([(h.T @ v).flatten() / len(v), h.sum(0) / len(v), qe[None]])  # means: reducible
-            sums = reduce(sums) if reduce is not None else sums
-            num, den, qe = sums[: c.units * c.dims].view(c.units, c.dims), sums[c.units * c.dims : -1], sums[-1]
-            hit = (den > 1e-12 * den.max().clamp_min(1e-30))[:, None]  # units with (numerically) no weight stay
-            target = num / den.clamp_min(1e-30)[:, None]
-            self.weight.add_(torch.where(hit, target - self.weight, 0.0), alpha=lr)
+            num, den = h.T @ v, h.sum(0)  # weighted sums [U, D] and weights [U]
+            if reduce is not None:  # means across ranks (their ratio is the sums' ratio)
+                sums = reduce(torch.cat([num.flatten() / len(v), den / len(v), qe[None]]))
+                num, den, qe = sums[: c.units * c.dims].view(c.units, c.dims), sums[c.units * c.dims : -1], sums[-1]
+            hit = den > 1e-12 * den.max().clamp_min(1e-30)  # units with (numerically) no weight stay
+            change = num.div_(den.clamp_min(1e-30)[:, None]).sub_(self.weight)  # target - w, in place
+            if not hit.all():
+                change.masked_fill_(~hit[:, None], 0.0)
+            self.weight.add_(change, alpha=lr)
         else:
             before = self.weight.clone()
             w = self.weight
