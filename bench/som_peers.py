@@ -55,7 +55,7 @@ def ours(train: torch.Tensor, epochs: int, mode: str) -> np.ndarray:
     step = 0
     for _ in range(epochs):
         for idx in torch.randperm(len(train), generator=gen).split(batch)[: len(train) // batch]:
-            model.step_vectors(train[idx], step=step, generator=gen)
+            model.step_vectors(train.index_select(0, idx), step=step, generator=gen)
             step += 1
     return model.weight.detach().numpy()
 

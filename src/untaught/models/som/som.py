@@ -216,7 +216,7 @@ class SOM(Model):
         euclidean = c.metric == "euclidean"
         qe = best.values.sqrt().mean() if euclidean else (v - self.weight[bmu]).norm(dim=1).mean()
         if c.mode == "batch":
-            h = neighbourhood(self.grid_sq[bmu], sigma, c.neighbourhood)  # [B, U]
+            h = neighbourhood(self.grid_sq.index_select(0, bmu), sigma, c.neighbourhood)  # [B, U]
             num, den = h.T @ v, h.sum(0)  # weighted sums [U, D] and weights [U]
             if reduce is not None:  # means across ranks (their ratio is the sums' ratio)
                 sums = reduce(torch.cat([num.flatten() / len(v), den / len(v), qe[None]]))
