@@ -1,4 +1,4 @@
-"""Pictures of flows (needs matplotlib: ``pip install untaught[plots]``).
+"""Pictures of flows, drawn with matplotlib.
 
 * :func:`flow_2d_figure`: the lecture's RealNVP picture for a 2-D flow: data with a grid, the data
   mapped to noise with the grid's image (encode), the density as a heat map, and samples (decode).
@@ -15,13 +15,11 @@ import torch
 
 
 def _pyplot():
-    try:
-        import matplotlib
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("flow pictures need matplotlib: pip install 'untaught[plots]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     return plt
 
 

@@ -31,7 +31,6 @@ def test_image_flow_pictures(tmp_path, capsys):
 
 
 def test_two_dimensional_flow_picture(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
     torch.manual_seed(0)
     model = RealNVP(RealNVP.Config(shape=(2,), levels=None, couplings=1, hidden=8, blocks=1))
     folder = run_folder(model, "moons", tmp_path / "run")

@@ -1,9 +1,9 @@
 """``untaught flow-pictures RUN``: pictures of a trained flow, written into the run folder.
 
 * 2-D continuous data (toys): data with a grid, the data and the grid mapped to noise, the density
-  heat map with its integral, and samples (``flow-2d.png``; needs matplotlib).
+  heat map with its integral, and samples (``flow-2d.png``).
 * 1-D data (CDF flow): the learned density against the test data and the histogram of z
-  (``flow-1d.png``; needs matplotlib).
+  (``flow-1d.png``).
 * Images: samples at several temperatures, one row each (``temperatures.png``), and latent
   interpolations between pairs of test images, one pair per row (``interpolation.png``).
 """
