@@ -47,6 +47,9 @@ _MODELS: dict[str, str] = {
     "iwae": "untaught.models.latent.vae:IWAE",
     "conv-vae": "untaught.models.latent.vae:ConvVAE",
     "draw": "untaught.models.latent.draw:DRAW",
+    "codec-factorized": "untaught.models.compression.codec:FactorizedPriorCodec",
+    "codec-hyperprior": "untaught.models.compression.codec:ScaleHyperpriorCodec",
+    "codec-mean-scale": "untaught.models.compression.codec:MeanScaleHyperpriorCodec",
 }
 
 

@@ -99,6 +99,10 @@ class Model(nn.Module):
     def decompress(self, data: bytes) -> torch.Tensor:
         raise TypeError(f"{type(self).__name__} is not a codec")
 
+    def finalize(self) -> None:
+        """Called by the engine once training ends, before the weights are saved: build state that
+        is derived from the trained weights (a codec's integer coding tables). Nothing by default."""
+
     # -- input checks -------------------------------------------------------------------------
     def check_data(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """Check that ``x`` is a batch of this model's data: [B, *shape], integer levels in

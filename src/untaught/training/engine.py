@@ -293,6 +293,7 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(folder / BEST, device=str(next(model.parameters()).device)))
+    model.finalize()
     save_model(model, folder)
     metrics: dict[str, Any] = {
         "epochs": trainer.current_epoch,
