@@ -37,6 +37,7 @@ TINY = {
     "grbm": dict(shape=(3,), levels=None, hidden=3, chains=8, sample_steps=20),
     "rsm": dict(shape=(6,), levels=None, hidden=3, sample_steps=5, sample_words=4),
     "dbm": dict(hidden=(3, 2), chains=4, sample_steps=5, pretrain_epochs=0),
+    "full-bm": dict(hidden=3, chains=4, init_std=0.5, sample_steps=5),
     "pixel-histogram": dict(alpha=1.0),
     "histogram": dict(shape=(2,), levels=None, max_bins=8),
     "gaussian": dict(shape=(3,), levels=None),

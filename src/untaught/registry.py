@@ -39,6 +39,7 @@ _MODELS: dict[str, str] = {
     "grbm": "untaught.models.boltzmann.gaussian:GaussianRBM",
     "rsm": "untaught.models.boltzmann.replicated:ReplicatedSoftmax",
     "dbm": "untaught.models.boltzmann.dbm:DBM",
+    "full-bm": "untaught.models.boltzmann.full:FullBM",
     "pixel-histogram": "untaught.models.baselines.histogram:PixelHistogram",
     "histogram": "untaught.models.baselines.histogram:Histogram",
     "gaussian": "untaught.models.baselines.gaussian:Gaussian",

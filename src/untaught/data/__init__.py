@@ -1,6 +1,6 @@
 """Datasets: a registry of named datasets, their loaders and transforms."""
 
-from . import amat, cifar, digits, idx, patches, photos, sequences, tabular, text, toy  # noqa: F401  (registers)
+from . import amat, cifar, digit_patches, digits, idx, patches, photos, sequences, tabular, text, toy  # noqa: F401  (registers)
 from .download import DatasetCorruptError, DatasetUnavailableError, cache_dir, fetch
 from .registry import SPLITS, DatasetInfo, Split, dataset_names, get_info, load_split
 from .transforms import (

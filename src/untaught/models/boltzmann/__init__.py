@@ -1,5 +1,6 @@
 """Boltzmann machines: binary, Gaussian-Bernoulli and replicated-softmax RBMs (CD-k, PCD), the deep
-Boltzmann machine, partition functions (exact, AIS); the scikit-learn estimator is in ``.estimator``."""
+Boltzmann machine, the fully connected Boltzmann machine, partition functions (exact, AIS); the
+scikit-learn estimator is in ``.estimator``."""
 
 from .ais import (
     LogPartition,
@@ -10,6 +11,7 @@ from .ais import (
     exact_log_partition,
 )
 from .dbm import DBM, DBMConfig
+from .full import FullBM, FullBMConfig
 from .gaussian import GaussianRBM, GaussianRBMConfig
 from .rbm import RBM, RBMConfig
 from .replicated import ReplicatedSoftmax, ReplicatedSoftmaxConfig
@@ -18,6 +20,8 @@ __all__ = [
     "DBM",
     "RBM",
     "DBMConfig",
+    "FullBM",
+    "FullBMConfig",
     "GaussianRBM",
     "GaussianRBMConfig",
     "LogPartition",
