@@ -126,3 +126,17 @@ def test_bad_configs_name_the_field():
         tiny(mask="star")
     with pytest.raises(ValueError, match="divisible by 8"):
         ContextEncoderConfig(shape=(3, 12, 12), hole=4, channels=(2, 2, 2), disc_channels=(2,))
+
+
+def test_the_decoder_paints_no_checkerboard():
+    """Resize-convolutions decode a spatially constant bottleneck to a constant image away from the
+    borders; transposed stride-2 convolutions would give it a 2-pixel period (Odena et al. 2016)."""
+    model = tiny(shape=(3, 32, 32), hole=8, channels=(4, 5, 6)).eval()
+    with torch.no_grad():
+        for module in model.decoder.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                module.bias.normal_()
+        out = model.decode(torch.full((1, 6 * 4 * 4), 0.7, dtype=torch.float64))
+    interior = out[0, :, 8:-8, 8:-8]  # border effects reach 1 + 2 (1 + 2 * 1) = 7 pixels inwards
+    assert interior.std((1, 2)).max() < 1e-12
+    assert out[0].std((1, 2)).min() > 1e-6  # but the decoder is not constant: the borders differ

@@ -13,8 +13,12 @@ detached (no gradient to the generator), and the generator's adversarial term ca
 discriminator with detached weights (``torch.func.functional_call``), so each network receives
 only the gradient of its own objective. Validation and test measure the reconstruction term.
 
-Layers: 4x4 stride-2 convolutions (encoder: LeakyReLU 0.2, batch norm after the first; decoder:
-transposed, ReLU and batch norm), as in the paper's DCGAN-style design, scaled down for a CPU.
+Layers: 4x4 stride-2 convolutions in the encoder (LeakyReLU 0.2, batch norm after the first), as
+in the paper's DCGAN-style design, scaled down for a CPU. The decoder doubles the size by
+resize-convolutions (nearest-neighbour upsampling, then a 3x3 convolution; ReLU and batch norm)
+instead of the paper's transposed convolutions, whose uneven kernel overlap paints a checkerboard
+into the fill (Odena, Dumoulin, Olah 2016). Batch norm pools its statistics over DDP ranks
+(:class:`~untaught.nn.batchnorm.SyncBatchNorm2d`), so a DDP run follows the single-process run.
 The channel-wise fully connected layer connects every position of the bottleneck to every other
 position within each channel (``C * (hw)^2`` weights instead of ``(C hw)^2``), then a 1x1
 convolution mixes the channels.
@@ -22,6 +26,7 @@ convolution mixes the channels.
 References:
     Pathak, Krähenbühl, Donahue, Darrell, Efros. Context Encoders: Feature Learning by Inpainting.
     CVPR 2016. https://arxiv.org/abs/1604.07379
+    Odena, Dumoulin, Olah. Deconvolution and Checkerboard Artifacts. Distill 2016.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...nn.batchnorm import SyncBatchNorm2d
 from ..base import Model, ModelConfig
 from .masks import MASKS, MaskKind, check_hole, make_masks
 
@@ -59,7 +65,14 @@ class ChannelwiseLinear(nn.Module):
 
 
 def _down(a: int, b: int, norm: bool) -> list[nn.Module]:
-    return [nn.Conv2d(a, b, 4, 2, 1), *([nn.BatchNorm2d(b)] if norm else []), nn.LeakyReLU(0.2)]
+    return [nn.Conv2d(a, b, 4, 2, 1), *([SyncBatchNorm2d(b)] if norm else []), nn.LeakyReLU(0.2)]
+
+
+def _up(a: int, b: int, last: bool) -> list[nn.Module]:
+    """Resize-convolution: [B, a, h, w] -> [B, b, 2h, 2w] (then batch norm and ReLU unless ``last``)."""
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 3, 1, 1)] + (
+        [] if last else [SyncBatchNorm2d(b), nn.ReLU()]
+    )
 
 
 @dataclass
@@ -135,9 +148,7 @@ class ContextEncoder(Model):
         dec: list[nn.Module] = []
         outs = (*reversed(chans[:-1]), c)
         for i, (a, b) in enumerate(zip(reversed(chans), outs, strict=True)):
-            dec.append(nn.ConvTranspose2d(a, b, 4, 2, 1))
-            if i < len(chans) - 1:
-                dec += [nn.BatchNorm2d(b), nn.ReLU()]
+            dec += _up(a, b, last=i == len(chans) - 1)
         self.decoder = nn.Sequential(*dec)
         disc: list[nn.Module] = []
         for a, b in itertools.pairwise((c, *config.disc_channels)):
