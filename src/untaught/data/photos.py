@@ -98,14 +98,37 @@ def grid_crops(image: np.ndarray, crop: int) -> list[np.ndarray]:
     ]
 
 
-def load_crops(folder: Path, *, crop: int, grey: bool, random: bool, per_image: int = 8, seed: int = 0) -> torch.Tensor:
-    """Crops of every image in ``folder``: uint8 [N, C, crop, crop]."""
-    files = image_files(folder)
+def downsample(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` [H, W, ...] shrunk ``factor`` times by averaging ``factor`` x ``factor`` blocks (the
+    edge rows and columns that do not fill a block are dropped), rounded back to uint8."""
+    if factor == 1:
+        return image
+    h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:]).astype(np.float32)
+    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
+def load_crops(
+    folders: Path | list[Path],
+    *,
+    crop: int,
+    grey: bool,
+    random: bool,
+    per_image: int = 8,
+    seed: int = 0,
+    shrink: int = 1,
+    limit: int | None = None,
+) -> torch.Tensor:
+    """Crops of every image in ``folders`` (the first ``limit`` images), each image first shrunk
+    ``shrink`` times (:func:`downsample`): uint8 [N, C, crop, crop]."""
+    folders = [folders] if isinstance(folders, Path) else folders
+    files = [f for folder in folders for f in image_files(folder)][:limit]
     if not files:
-        raise DatasetUnavailableError(f"{folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        where = ", ".join(map(str, folders))
+        raise DatasetUnavailableError(f"{where} hold no image files ({', '.join(IMAGE_SUFFIXES)})")
     crops: list[np.ndarray] = []
     for index, path in enumerate(files):
-        image = read_image(path, grey)
+        image = downsample(read_image(path, grey), shrink)
         if random:
             crops += random_crops(image, crop, per_image, torch.Generator().manual_seed(seed * 1_000_003 + index))
         else:
@@ -125,10 +148,17 @@ def register_photos(
     sizes: dict[str, int],
     description: str,
     evaluation_only: bool = False,
+    train_from: tuple[str, ...] = ("train",),
+    val_from: str = "val",
+    val_images: int | None = None,
+    shrink: int = 1,
 ) -> DatasetInfo:
     """Register a photo dataset ``name`` read from ``folder`` (a name looked up as in the module
     docstring). ``sizes`` are the crops per split (stated, and checked when loaded).
-    ``evaluation_only``: the folder holds the test images directly; train and val are refused."""
+    ``evaluation_only``: the folder holds the test images directly; train and val are refused.
+    ``train_from``: the subfolders whose images give the training crops; ``val_from``: the subfolder
+    of the validation crops (its first ``val_images`` images); ``shrink``: every image is first
+    shrunk that many times (2 removes most JPEG artefacts)."""
 
     def locate(root: str | None) -> Path:
         found = find_folder(folder, root)
@@ -144,10 +174,20 @@ def register_photos(
         base = locate(root)
         if evaluation_only and split != "test":
             raise ValueError(f"{name!r} is for evaluation only: it has a test split and no {split!r} split")
-        where = base if evaluation_only else base / split
-        if not where.is_dir():
-            raise DatasetUnavailableError(f"dataset {name!r}: {where} is missing")
-        x = load_crops(where, crop=crop, grey=grey, random=split == "train", per_image=per_image)
+        subfolders = {"train": train_from, "val": (val_from,), "test": ("test",)}[split]
+        where = [base] if evaluation_only else [base / s for s in subfolders]
+        for path in where:
+            if not path.is_dir():
+                raise DatasetUnavailableError(f"dataset {name!r}: {path} is missing")
+        x = load_crops(
+            where,
+            crop=crop,
+            grey=grey,
+            random=split == "train",
+            per_image=per_image,
+            shrink=shrink,
+            limit=val_images if split == "val" else None,
+        )
         if len(x) != sizes[split]:
             raise RuntimeError(f"dataset {name!r} ({split}): {len(x)} crops from {where}; expected {sizes[split]}")
         return Split(x, torch.full((len(x),), -1, dtype=torch.int64), levels=256)
@@ -180,6 +220,29 @@ BSDS500_64 = register_photos(
     per_image=16,
     sizes={"train": 3200, "val": 3500, "test": 7000},
     description="BSDS500 photographs: 16 random 64x64 RGB crops per training image, grid crops for val/test",
+)
+BSDS500_CODEC = register_photos(
+    "bsds500-codec",
+    "bsds500",
+    crop=128,
+    per_image=24,
+    sizes={"train": 7200, "val": 300, "test": 1200},
+    description="BSDS500 for codecs: 24 random 128x128 RGB crops per train and val image; grid crops of test images",
+    train_from=("train", "val"),
+    val_from="test",
+    val_images=50,
+)
+BSDS500_CODEC_HALF = register_photos(
+    "bsds500-codec-half",
+    "bsds500",
+    crop=128,
+    per_image=8,
+    sizes={"train": 2400, "val": 50, "test": 200},
+    description="bsds500-codec with every photograph first shrunk 2x (fewer JPEG artefacts): 8 crops per image",
+    train_from=("train", "val"),
+    val_from="test",
+    val_images=50,
+    shrink=2,
 )
 KODAK = register_photos(
     "kodak",
