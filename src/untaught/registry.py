@@ -47,6 +47,8 @@ _MODELS: dict[str, str] = {
     "vae": "untaught.models.latent.vae:VAE",
     "iwae": "untaught.models.latent.vae:IWAE",
     "conv-vae": "untaught.models.latent.vae:ConvVAE",
+    "helmholtz": "untaught.models.latent.helmholtz:HelmholtzMachine",
+    "iaf-vae": "untaught.models.latent.vae:IAFVAE",
     "draw": "untaught.models.latent.draw:DRAW",
     "codec-factorized": "untaught.models.compression.codec:FactorizedPriorCodec",
     "codec-hyperprior": "untaught.models.compression.codec:ScaleHyperpriorCodec",

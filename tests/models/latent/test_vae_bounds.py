@@ -70,7 +70,7 @@ def test_l1_is_the_elbo_and_the_iwae_loss_at_k1_is_the_elbo_loss_in_expectation(
     x = all_images()
     model = toy_vae(1)
     # the ELBO in closed form: E_q log p(x|z) by quadrature against q, minus the analytic KL
-    mu, log_var = model.posterior(x)
+    mu, log_var, _ = model.posterior(x)
     z = torch.linspace(-12, 12, 24001, dtype=torch.float64).view(-1, 1, 1)
     q = torch.distributions.Normal(mu.squeeze(1), (0.5 * log_var.squeeze(1)).exp())
     log_px = likelihoods.log_prob("bernoulli", model.decoder_params(z.view(-1, 1)).unsqueeze(1), x, 2)

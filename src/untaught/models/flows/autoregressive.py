@@ -7,8 +7,9 @@ dimensions before ``d`` in the layer's order. The MAF layer maps data to noise i
     z_d = (x_d - mu_d(x_<d)) * exp(-alpha_d(x_<d)),        log|det dz/dx| = -sum_d alpha_d,
 
 and inverts in D passes (each pass fixes one more dimension). IAF is the same layer run the other
-way (``transforms.Inverse``): sampling in one pass, density in D passes. Stacks alternate orders
-(reversal or random permutations) between layers.
+way (``transforms.Inverse``): sampling in one pass, density in D passes. Stacks
+(:func:`autoregressive_stack`) alternate orders (reversal or random permutations) between layers;
+the MAF and IAF models and the IAF posterior of ``iaf-vae`` are such stacks.
 
 References:
     Papamakarios, Pavlakou, Murray. Masked Autoregressive Flow for Density Estimation. NeurIPS 2017.
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn import MaskedLinear, made_degrees, made_masks
-from .transforms import Pair, Transform
+from .transforms import Inverse, Pair, Permutation, Transform
 
 
 class MaskedAutoregressive(Transform):
@@ -80,3 +81,31 @@ class MaskedAutoregressive(Transform):
             shift, log_scale = self.params(x, context)
             x = z * log_scale.exp() + shift
         return x, log_scale.sum(1)
+
+
+def autoregressive_stack(
+    dims: int,
+    layers: int,
+    hidden: tuple[int, ...],
+    *,
+    context: int = 0,
+    inverted: bool = False,
+    random_order: bool = False,
+    order_seed: int = 0,
+) -> list[Transform]:
+    """``layers`` MAF layers over [B, D], data -> noise, ready for :class:`~.transforms.Compose`.
+
+    Each layer is wrapped in :class:`~.transforms.Inverse` when ``inverted`` (IAF: one pass to
+    sample, D passes for the density). Between consecutive layers the order is reversed, or with
+    ``random_order`` permuted by a generator seeded with ``order_seed``. ``context``: size K of the
+    context vector every layer reads (0 = none).
+    """
+    generator = torch.Generator().manual_seed(order_seed)
+    pieces: list[Transform] = []
+    for i in range(layers):
+        layer = MaskedAutoregressive(dims, hidden, context=context)
+        pieces.append(Inverse(layer) if inverted else layer)
+        if i < layers - 1:
+            order = torch.randperm(dims, generator=generator) if random_order else None
+            pieces.append(Permutation.reverse(dims) if order is None else Permutation(order))
+    return pieces

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
-from .autoregressive import MaskedAutoregressive
+from .autoregressive import autoregressive_stack
 from .flow import Flow, FlowConfig
-from .transforms import Compose, Flatten, Inverse, Permutation
+from .transforms import Compose, Flatten
 
 
 @dataclass
@@ -50,16 +48,16 @@ class MAF(Flow):
 
     def __init__(self, config: MAFConfig) -> None:
         super().__init__(config)
-        d, gen = config.dims, torch.Generator().manual_seed(config.order_seed)
-        pieces = [Flatten(config.shape)]
-        for i in range(config.layers):
-            layer = MaskedAutoregressive(d, config.hidden, context=config.num_classes)
-            pieces.append(Inverse(layer) if self.inverted else layer)
-            if i < config.layers - 1:
-                pieces.append(
-                    Permutation(torch.randperm(d, generator=gen)) if config.random_order else Permutation.reverse(d)
-                )
-        self.transform = Compose(*pieces)
+        layers = autoregressive_stack(
+            config.dims,
+            config.layers,
+            config.hidden,
+            context=config.num_classes,
+            inverted=self.inverted,
+            random_order=config.random_order,
+            order_seed=config.order_seed,
+        )
+        self.transform = Compose(Flatten(config.shape), *layers)
 
 
 class IAF(MAF):

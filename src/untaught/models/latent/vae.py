@@ -1,6 +1,7 @@
 """Variational autoencoders: one model, pluggable networks (fully connected or convolutional) and
 decoder likelihoods, trained on the ELBO (Kingma & Welling 2014) or the IWAE bound (Burda et al.
-2016), with beta weighting the prior term (Higgins et al. 2017).
+2016), with beta weighting the prior term (Higgins et al. 2017), and optionally an inverse
+autoregressive flow posterior (Kingma et al. 2016).
 
 The generative model is ``p(z) = N(0, I)`` and ``p(x | z)`` a decoder likelihood over the data's
 levels (:mod:`.likelihoods`); the encoder gives ``q(z | x) = N(mu(x), diag sigma(x)^2)``. With
@@ -11,6 +12,14 @@ levels (:mod:`.likelihoods`); the encoder gives ``q(z | x) = N(mu(x), diag sigma
 * IWAE bound: ``L_k = log (1/k) sum_i w_i``; ``L_1`` is an unbiased estimate of the ELBO,
   ``L_k <= L_{k+1} <= log p(x)`` in expectation, and ``L_k -> log p(x)`` as k grows.
 
+IAF posterior (``flow_steps`` = T >= 1, registered as ``iaf-vae``): the encoder also gives a
+context ``h`` [B, flow_context], and ``z_0 = mu + sigma * eps`` goes through T MADE steps of the
+flows package (``MaskedAutoregressive``, each reading ``h``, the order reversed between steps),
+``z_t = (z_{t-1} - m_t) * exp(-s_t)`` with ``m_t, s_t`` of dimension d computed from the dimensions
+before d, one pass per step. Then ``log q(z_T | x) = log N(eps; 0, I) - sum log sigma - sum_t log|det
+dz_t / dz_{t-1}|`` with ``log|det dz_t / dz_{t-1}| = -sum s_t``; the KL of the ELBO has no closed form
+any more and is estimated by the same samples, ``mean_i (log q(z_i | x) - log p(z_i))``.
+
 ``log_prob(x)`` returns ``L_k`` with ``k = iwae_k`` samples drawn from a fixed seed (so repeated
 calls agree): a stochastic *lower bound* on ``log p(x)``, reported as such (``log_prob_kind``);
 evaluation batches over images and samples, in chunks of ``eval_rows`` decoder rows.
@@ -19,6 +28,8 @@ References:
     Kingma, Welling. Auto-Encoding Variational Bayes. ICLR 2014. https://arxiv.org/abs/1312.6114
     Burda, Grosse, Salakhutdinov. Importance Weighted Autoencoders. ICLR 2016. https://arxiv.org/abs/1509.00519
     Higgins et al. beta-VAE. ICLR 2017.
+    Kingma, Salimans, Jozefowicz, Chen, Sutskever, Welling. Improved Variational Inference with
+    Inverse Autoregressive Flow. NeurIPS 2016. https://arxiv.org/abs/1606.04934
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ from torch import nn
 
 from ..autoencoders.networks import conv_decoder, conv_encoder, mlp
 from ..base import ModelConfig
+from ..flows.autoregressive import autoregressive_stack
+from ..flows.transforms import Compose
 from . import likelihoods
 from .bound import LatentVariableModel
 from .likelihoods import Likelihood
@@ -57,6 +70,9 @@ class VAEConfig(ModelConfig):
         iwae_k: importance samples of ``log_prob`` (validation, test, ``untaught eval --iwae-k``).
         eval_rows: most decoder rows (images x samples) evaluated at once by ``log_prob``.
         eval_seed: seed of ``log_prob``'s samples.
+        flow_steps: IAF steps T of the posterior (0 = the diagonal Gaussian alone).
+        flow_hidden: hidden layer sizes of each step's MADE.
+        flow_context: size of the context h the encoder adds for the IAF steps (needs flow_steps >= 1).
     """
 
     shape: tuple[int, ...] = (1, 28, 28)
@@ -72,6 +88,9 @@ class VAEConfig(ModelConfig):
     iwae_k: int = 1
     eval_rows: int = 32768
     eval_seed: int = 0
+    flow_steps: int = 0
+    flow_hidden: tuple[int, ...] = (320, 320)
+    flow_context: int = 0
 
     def __post_init__(self) -> None:
         likelihoods.resolve(self.likelihood, self.levels)
@@ -87,6 +106,10 @@ class VAEConfig(ModelConfig):
             ("beta", self.beta >= 0, "a number >= 0"),
             ("iwae_k", self.iwae_k >= 1, "an integer >= 1 (importance samples)"),
             ("eval_rows", self.eval_rows >= 1, "an integer >= 1"),
+            ("flow_steps", self.flow_steps >= 0, "an integer >= 0 (IAF steps; 0 = no flow)"),
+            ("flow_hidden", bool(self.flow_hidden) and min(self.flow_hidden) >= 1, "one or more positive layer sizes"),
+            ("flow_context", self.flow_context >= 0, "an integer >= 0"),
+            ("flow_context", self.flow_steps >= 1 or self.flow_context == 0, "0 when flow_steps is 0 (no IAF)"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -98,7 +121,8 @@ class VAE(LatentVariableModel):
 
     ``loss(x)``: x uint8 [B, C, H, W] -> the negative ELBO or IWAE bound, nats per image (mean).
     ``log_prob(x)`` -> [B] nats, the IWAE bound with ``iwae_k`` samples (a lower bound).
-    ``encode(x)`` -> the posterior mean [B, latent]; ``decode(z)`` -> the mean of p(x | z) in [0, 1],
+    ``encode(x)`` -> the posterior's centre [B, latent] (its mean; with an IAF, the flow applied to the
+    base Gaussian's mean); ``decode(z)`` -> the mean of p(x | z) in [0, 1],
     [B, C, H, W]; ``sample(n)`` -> uint8 [n, C, H, W].
     """
 
@@ -113,15 +137,21 @@ class VAE(LatentVariableModel):
         self.params_per_pixel = likelihoods.params_per_pixel(self.kind, config.levels)
         c, h, w = config.shape
         out_shape = (c * self.params_per_pixel, h, w)
+        encoded = 2 * config.latent + config.flow_context
         if config.network == "mlp":
-            self.encoder = mlp((config.dims, *config.hidden, 2 * config.latent), "relu", "linear")
+            self.encoder = mlp((config.dims, *config.hidden, encoded), "relu", "linear")
             self.decoder = nn.Sequential(
                 mlp((config.latent, *reversed(config.hidden), math.prod(out_shape)), "relu", "linear"),
                 nn.Unflatten(1, out_shape),
             )
         else:
-            self.encoder = conv_encoder(config.shape, config.channels, 2 * config.latent, "relu", "linear")
+            self.encoder = conv_encoder(config.shape, config.channels, encoded, "relu", "linear")
             self.decoder = conv_decoder(out_shape, config.channels, config.latent, "relu")
+        # z -> z_0 (data -> noise, as the flows' IAF model); posterior draws run its one-pass inverse
+        steps = autoregressive_stack(
+            config.latent, config.flow_steps, config.flow_hidden, context=config.flow_context, inverted=True
+        )
+        self.posterior_flow = Compose(*steps) if steps else None
 
     # -- networks -----------------------------------------------------------------------------------
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,10 +159,28 @@ class VAE(LatentVariableModel):
         u = x.to(self._dtype()) / (self.config.levels - 1)
         return u.flatten(1) if self.config.network == "mlp" else u
 
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``q(z | x)``: mean and log-variance, each [B, latent]."""
-        mu, log_var = self.encoder(self.inputs(x)).chunk(2, dim=1)
-        return mu, log_var.clamp(-30.0, 20.0)
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``q(z | x)``'s Gaussian: mean and log-variance, each [B, latent], and the IAF context h
+        [B, flow_context] (empty without a flow)."""
+        c = self.config
+        mu, log_var, h = self.encoder(self.inputs(x)).split([c.latent, c.latent, c.flow_context], dim=1)
+        return mu, log_var.clamp(-30.0, 20.0), h
+
+    def reparameterize(
+        self, mu: torch.Tensor, log_var: torch.Tensor, h: torch.Tensor, eps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior draws from base noise eps [k, B, latent]: z [k, B, latent] and log q(z | x) [k, B] (nats).
+
+        ``z_0 = mu + sigma * eps``; with an IAF posterior z is ``z_0`` through the flow's one-pass
+        direction, and its log|det dz/dz_0| is subtracted from ``log N(z_0; mu, sigma^2)``.
+        """
+        z = mu + (0.5 * log_var).exp() * eps
+        log_qz = -0.5 * (eps.pow(2) + LOG_2PI + log_var).sum(-1)
+        if self.posterior_flow is not None:
+            k, b, d = eps.shape
+            z, ladj = self.posterior_flow.inverse(z.reshape(k * b, d), h.expand(k, -1, -1).reshape(k * b, -1))
+            z, log_qz = z.view(k, b, d), log_qz - ladj.view(k, b)
+        return z, log_qz
 
     def decoder_params(self, z: torch.Tensor) -> torch.Tensor:
         """Decoder outputs for z [N, latent]: the likelihood's parameters [N, C, H, W, P]."""
@@ -158,15 +206,17 @@ class VAE(LatentVariableModel):
         return likelihoods.log_prob(self.kind, params, x, self.config.levels)
 
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """``k`` samples per image: log p(x|z), log p(z), log q(z|x), each [k, B], and the closed-form KL [B]."""
-        mu, log_var = self.posterior(x)
+        """``k`` samples per image: log p(x|z), log p(z), log q(z|x), each [k, B], and the KL [B]: in
+        closed form for the Gaussian posterior, estimated from the k samples with an IAF."""
+        mu, log_var, h = self.posterior(x)
         eps = torch.randn(k, *mu.shape, generator=generator, dtype=torch.float32).to(mu)
-        std = (0.5 * log_var).exp()
-        z = mu + std * eps  # [k, B, L]
+        z, log_qz = self.reparameterize(mu, log_var, h, eps)  # [k, B, L], [k, B]
         log_px = self.log_px(z, x)  # [k, B]
         log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-        log_qz = -0.5 * (eps.pow(2) + LOG_2PI + log_var).sum(-1)
-        kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(-1)
+        if self.posterior_flow is None:
+            kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(-1)
+        else:
+            kl = (log_qz - log_pz).mean(0)
         return {"log_px": log_px, "log_pz": log_pz, "log_qz": log_qz, "kl": kl}
 
     # -- protocol -----------------------------------------------------------------------------------
@@ -188,9 +238,10 @@ class VAE(LatentVariableModel):
         return loss, {"elbo": elbo.mean().detach(), "recon": recon.mean().detach(), "kl": t["kl"].mean().detach()}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior mean of z, [B, latent]."""
+        """The posterior's centre, [B, latent]: its mean, or with an IAF the flow at eps = 0."""
         self.check_data(x)
-        return self.posterior(x)[0]
+        mu, log_var, h = self.posterior(x)
+        return self.reparameterize(mu, log_var, h, torch.zeros_like(mu).unsqueeze(0))[0][0]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The mean of p(x | z) scaled to [0, 1], float [B, C, H, W]."""
@@ -234,3 +285,22 @@ class ConvVAE(VAE):
     Config = ConvVAEConfig
     name = "conv-vae"
     description = "Variational autoencoder with convolutional encoder and decoder"
+
+
+@dataclass
+class IAFVAEConfig(VAEConfig):
+    """The VAE with an IAF posterior: 2 MADE steps of hidden sizes (320, 320) reading a 20-d context."""
+
+    flow_steps: int = 2
+    flow_context: int = 20
+
+    def __post_init__(self) -> None:
+        if self.flow_steps < 1:
+            raise ValueError(f"flow_steps must be >= 1 for iaf-vae (without a flow it is 'vae'); got {self.flow_steps}")
+        super().__post_init__()
+
+
+class IAFVAE(VAE):
+    Config = IAFVAEConfig
+    name = "iaf-vae"
+    description = "VAE with an inverse autoregressive flow posterior (Kingma et al. 2016): MADE steps, order reversals"
