@@ -1,25 +1,35 @@
-"""Deep Boltzmann machine with two hidden layers (Salakhutdinov & Hinton 2009).
+"""Deep Boltzmann machine with L >= 2 hidden layers (Salakhutdinov & Hinton 2009, 2012).
 
-    E(v, h¹, h²) = -v·W¹·h¹ - h¹·W²·h² - b·v - c¹·h¹ - c²·h²        (all units binary)
+Layers ``x⁰ = v`` (D visibles), ``x¹ = h¹``, ..., ``xᴸ = hᴸ``, all binary, joined by weights Wⁱ
+[Nⁱ⁻¹, Nⁱ] between neighbours only:
 
-Given h¹, the visibles and h² are independent, and h¹ given both: block Gibbs alternates the two.
-Training, as in the paper, in one engine run with the phase chosen by epoch:
+    E(v, h¹, ..., hᴸ) = -Σ_l xⁱ⁻¹·Wⁱ·xⁱ - Σ_l bⁱ·xⁱ        (b⁰ = ``b``, bⁱ = ``cl``)
 
-1. ``pretrain_epochs`` of CD-1 on the first RBM with its bottom-up weights doubled (p(h¹|v) =
-   σ(2 v·W¹ + c¹)), standing in for the missing top-down input;
-2. ``pretrain_epochs`` of CD-1 on the second RBM over the first one's p(h¹|v), with its top-down
-   weights doubled (p(h¹|h²) = σ(2 W² h² + a), ``a`` a bias used only here);
-3. joint training: the data-dependent expectations from mean-field inference
-   (μ¹ = σ(v·W¹ + W² μ² + c¹), μ² = σ(μ¹·W² + c²), ``mean_field_steps`` rounds, started bottom-up
-   with doubled weights), the model's from persistent Gibbs chains, SGD with momentum and weight cost.
+Every layer's neighbours have the other parity, so given the even layers (v, h², h⁴, ...) the odd
+ones are independent, and vice versa: block Gibbs alternates the two. Training, as in the papers,
+in one engine run with the phase chosen by epoch:
 
-The likelihood: summing out v and h² given h¹ gives ``p*(h¹) = exp(c¹·h¹) Π_i (1 + e^{b_i + W¹_i·h¹})
-Π_k (1 + e^{c²_k + h¹·W²_k})``, so log Z is exact by enumerating h¹ (H¹ <= 20) and otherwise an AIS
-estimate over h¹ (from independent uniform units). ``log_prob`` is the mean-field variational
+1. ``pretrain_epochs`` of CD-1 on each of the L RBMs in turn, bottom to top, each over the previous
+   one's probabilities (bottom-up weights doubled); the doubling stands in for the input a layer will
+   get from the layer above or below once the RBMs are composed: the bottom RBM doubles its
+   bottom-up weights (p(h¹|v) = σ(2 v·W¹ + c¹)), the top RBM its top-down weights, the middle RBMs
+   both (Salakhutdinov & Hinton 2012, section 4); an RBM above the first has its own visible bias
+   (buffer ``pretrain_bias{i}``), used only in its phase;
+2. joint training: the data-dependent expectations from mean-field inference (``mean_field_steps``
+   rounds of μⁱ = σ(μⁱ⁻¹·Wⁱ + Wⁱ⁺¹ μⁱ⁺¹ + bⁱ), i = 1..L, started by the doubled bottom-up pass), the
+   model's from persistent chains advanced by one odd/even block-Gibbs sweep per update (the odd
+   layers' statistics Rao-Blackwellised), SGD with momentum and weight cost.
+
+The likelihood: summing out the layers of one parity given the other is a product of softplus terms,
+``log p*(x_odd) = Σ_{i odd} bⁱ·xⁱ + Σ_{i even} Σ_k softplus(input of unit k of layer i)``, so log Z is
+exact by enumerating the smaller parity (at most ``EXACT_LIMIT`` = 20 units; for two layers that is
+h¹) and otherwise an AIS estimate over the odd layers from independent uniform units, whose
+transitions are block-Gibbs sweeps of the tempered DBM. ``log_prob`` is the mean-field variational
 bound ``E_q[-E(v, h)] + H(q) - log Z <= log p(v)``: a lower bound (with an AIS log Z, an estimate of one).
 
 References:
     Salakhutdinov, Hinton. Deep Boltzmann machines. AISTATS 2009.
+    Salakhutdinov, Hinton. An efficient learning procedure for deep Boltzmann machines. Neural Computation 2012.
     Salakhutdinov, Larochelle. Efficient learning of deep Boltzmann machines. AISTATS 2010.
 """
 
@@ -40,7 +50,8 @@ from .ais import LogPartition, _summarise, beta_schedule
 from .units import bernoulli
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
-EXACT_LIMIT = 20
+EXACT_LIMIT = 20  # 'auto' enumerates one parity's states for log Z when it has at most this many units
+ENUMERATE_LIMIT = 26
 
 
 @dataclass
@@ -48,14 +59,16 @@ class DBMConfig(ModelConfig):
     """DBM hyperparameters (binary data: ``levels`` = 2).
 
     Attributes:
-        hidden: sizes of the two hidden layers (H¹, H²).
+        hidden: sizes of the hidden layers, bottom first (H¹, ..., Hᴸ), L >= 2, e.g. (500, 1000) or
+            (500, 500, 1000).
         pretrain_epochs: epochs of greedy pretraining per layer (0: train jointly from the start).
         mean_field_steps: rounds of mean-field inference for the data-dependent statistics and the bound.
         chains: persistent Gibbs chains of the joint phase.
         learning_rate, momentum, momentum_start, momentum_warmup, weight_cost: SGD as for the RBM
             (the momentum warm-up counts joint-phase updates).
-        log_z: 'auto' (exact when H¹ <= 20), 'exact' or 'ais'; ais_chains, ais_betas for log_prob.
-        sample_steps: Gibbs steps from random states for :meth:`DBM.sample`.
+        log_z: 'auto' (exact when one parity has at most 20 units), 'exact' or 'ais'; ais_chains,
+            ais_betas for log_prob.
+        sample_steps: Gibbs sweeps from random states for :meth:`DBM.sample`.
         init_std: standard deviation of the initial weights.
     """
 
@@ -80,7 +93,11 @@ class DBMConfig(ModelConfig):
         if self.levels != 2:
             raise ValueError(f"the DBM models binary data: levels must be 2 (train with --binarize); got {self.levels}")
         checks = [
-            ("hidden", len(self.hidden) == 2 and min(self.hidden) >= 1, "two positive layer sizes, e.g. 500,1000"),
+            (
+                "hidden",
+                len(self.hidden) >= 2 and min(self.hidden) >= 1,
+                "two or more positive layer sizes, e.g. 500,1000 or 500,500,1000",
+            ),
             ("pretrain_epochs", self.pretrain_epochs >= 0, "an integer >= 0"),
             ("mean_field_steps", self.mean_field_steps >= 1, "an integer >= 1"),
             ("chains", self.chains >= 1, "an integer >= 1"),
@@ -97,77 +114,133 @@ class DBMConfig(ModelConfig):
             if not ok:
                 raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
 
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Units per layer, visibles first: (D, H¹, ..., Hᴸ)."""
+        return (self.dims, *self.hidden)
+
 
 class DBM(Model):
-    """Two-layer deep Boltzmann machine over binary ``config.shape``.
+    """Deep Boltzmann machine over binary ``config.shape`` with hidden layers ``config.hidden``.
 
     ``log_prob(x)``: x uint8 [B, *shape] -> [B] nats, the mean-field lower bound; ``sample(n)`` ->
-    uint8 [n, *shape]; ``encode(x)`` -> the mean-field posterior of both layers, float [B, H¹ + H²].
+    uint8 [n, *shape]; ``encode(x)`` -> the mean-field posterior of every hidden layer, float
+    [B, H¹ + ... + Hᴸ]. Parameters ``w1 .. wL`` (Wⁱ [Nⁱ⁻¹, Nⁱ]), ``b`` [D], ``c1 .. cL``; layer lists
+    of tensors (``xs``) hold [B, Nⁱ] for i = 0..L.
     """
 
     Config = DBMConfig
     name = "dbm"
-    description = "Deep Boltzmann machine (2 layers): pretraining, mean-field + PCD, AIS bound (Salakhutdinov 2009)"
+    description = "Deep Boltzmann machine (2+ layers): pretraining, mean-field + PCD, AIS bound (Salakhutdinov 2009)"
     log_prob_kind = "lower bound"
     config: DBMConfig
 
     def __init__(self, config: DBMConfig) -> None:
         super().__init__(config)
-        d, (h1, h2) = config.dims, config.hidden
-        self.w1 = nn.Parameter(torch.randn(d, h1) * config.init_std)
-        self.w2 = nn.Parameter(torch.randn(h1, h2) * config.init_std)
-        self.b = nn.Parameter(torch.zeros(d))
-        self.c1 = nn.Parameter(torch.zeros(h1))
-        self.c2 = nn.Parameter(torch.zeros(h2))
-        self.register_buffer("pretrain_bias", torch.zeros(h1))  # the second RBM's visible bias (phase 2 only)
+        sizes = config.sizes
+        for i in range(1, len(sizes)):
+            self.register_parameter(f"w{i}", nn.Parameter(torch.randn(sizes[i - 1], sizes[i]) * config.init_std))
+        self.b = nn.Parameter(torch.zeros(sizes[0]))
+        for i in range(1, len(sizes)):
+            self.register_parameter(f"c{i}", nn.Parameter(torch.zeros(sizes[i])))
+        for i in range(2, len(sizes)):  # visible bias of the i-th pretraining RBM, over layer i - 1
+            self.register_buffer(f"pretrain_bias{i}", torch.zeros(sizes[i - 1]))
         for name, p in self.named_parameters():
             self.register_buffer(f"velocity_{name}", torch.zeros_like(p))
-        self.register_buffer("velocity_pretrain_bias", torch.zeros(h1))
-        self.register_buffer("chain_v", torch.zeros(config.chains, d))
-        self.register_buffer("chain_h2", torch.zeros(config.chains, h2))
+        for i in range(2, len(sizes)):
+            self.register_buffer(f"velocity_pretrain_bias{i}", torch.zeros(sizes[i - 1]))
+        for i in self.even_layers:  # the persistent chains' even layers; the odd ones are drawn from them
+            self.register_buffer("chain_v" if i == 0 else f"chain_h{i}", torch.zeros(config.chains, sizes[i]))
         self.register_buffer("chain_ready", torch.zeros((), dtype=torch.bool))
         self.register_buffer("joint_steps", torch.zeros((), dtype=torch.long))
         self._log_z_cache: tuple[tuple, LogPartition] | None = None
 
-    # -- conditionals ---------------------------------------------------------------------------------
+    # -- layers ---------------------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        """L, the number of hidden layers."""
+        return len(self.config.hidden)
+
+    @property
+    def even_layers(self) -> list[int]:
+        return list(range(0, self.depth + 1, 2))
+
+    @property
+    def odd_layers(self) -> list[int]:
+        return list(range(1, self.depth + 1, 2))
+
+    def weight(self, i: int) -> torch.Tensor:
+        """Wⁱ [Nⁱ⁻¹, Nⁱ], i = 1..L."""
+        return getattr(self, f"w{i}")
+
+    def bias(self, i: int) -> torch.Tensor:
+        """bⁱ [Nⁱ]: ``b`` for the visibles (i = 0), ``c{i}`` for hidden layer i."""
+        return self.b if i == 0 else getattr(self, f"c{i}")
+
+    def uniform(self, n: int, i: int, generator: torch.Generator | None) -> torch.Tensor:
+        """n uniform random binary states of layer i: [n, Nⁱ]."""
+        w = self.w1
+        return bernoulli(torch.full((n, self.config.sizes[i]), 0.5, dtype=w.dtype, device=w.device), generator)
+
     def visible(self, x: torch.Tensor) -> torch.Tensor:
         return self.check_data(x).flatten(1).to(self.w1.dtype)
 
-    def h1_given(self, v: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
-        """p(h¹ = 1 | v, h²): [B, H¹]."""
-        return torch.sigmoid(v @ self.w1 + h2 @ self.w2.T + self.c1)
+    def layer_input(self, i: int, xs: list[torch.Tensor | None]) -> torch.Tensor:
+        """Total input bⁱ + xⁱ⁻¹Wⁱ + xⁱ⁺¹Wⁱ⁺¹ᵀ of layer i from its neighbours in ``xs``: [B, Nⁱ]."""
+        total = self.bias(i)
+        if i > 0:
+            total = total + xs[i - 1] @ self.weight(i)
+        if i < self.depth:
+            total = total + xs[i + 1] @ self.weight(i + 1).T
+        return total
 
     def v_given(self, h1: torch.Tensor) -> torch.Tensor:
         """p(v = 1 | h¹): [B, D]."""
         return torch.sigmoid(h1 @ self.w1.T + self.b)
 
-    def h2_given(self, h1: torch.Tensor) -> torch.Tensor:
-        """p(h² = 1 | h¹): [B, H²]."""
-        return torch.sigmoid(h1 @ self.w2 + self.c2)
+    def bottom_up(self, v: torch.Tensor, top: int | None = None) -> list[torch.Tensor]:
+        """The pretraining's approximate inference up to layer ``top`` (default L): μⁱ = σ(2 μⁱ⁻¹·Wⁱ + bⁱ)
+        below layer L, single weights at L: [v, μ¹, ..., μ^top]."""
+        xs = [v]
+        for i in range(1, (self.depth if top is None else top) + 1):
+            scale = 2.0 if i < self.depth else 1.0
+            xs.append(torch.sigmoid(scale * (xs[-1] @ self.weight(i)) + self.bias(i)))
+        return xs
 
-    def mean_field(self, v: torch.Tensor, steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean-field posterior (μ¹ [B, H¹], μ² [B, H²]) of visibles v [B, D], started bottom-up with
-        doubled weights (the pretraining's approximate inference)."""
-        mu1 = torch.sigmoid(2 * (v @ self.w1) + self.c1)
-        mu2 = self.h2_given(mu1)
+    def mean_field(self, v: torch.Tensor, steps: int | None = None) -> list[torch.Tensor]:
+        """Mean-field posterior [μ¹ [B, H¹], ..., μᴸ [B, Hᴸ]] of visibles v [B, D]: ``steps`` rounds of
+        coordinate updates i = 1..L, started by :meth:`bottom_up`."""
+        xs = self.bottom_up(v)
         for _ in range(steps or self.config.mean_field_steps):
-            mu1 = self.h1_given(v, mu2)
-            mu2 = self.h2_given(mu1)
-        return mu1, mu2
+            for i in range(1, self.depth + 1):
+                xs[i] = torch.sigmoid(self.layer_input(i, xs))
+        return xs[1:]
 
-    def energy(self, v: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
-        """E(v, h¹, h²) for [B, D], [B, H¹], [B, H²] -> [B] (also for mean-field values)."""
-        return -((v @ self.w1) * h1).sum(1) - ((h1 @ self.w2) * h2).sum(1) - v @ self.b - h1 @ self.c1 - h2 @ self.c2
+    def energy(self, *xs: torch.Tensor) -> torch.Tensor:
+        """E(v, h¹, ..., hᴸ) for layers [B, Nⁱ] (states or mean-field values) -> [B] nats."""
+        if len(xs) != self.depth + 1:
+            raise ValueError(f"energy takes {self.depth + 1} layers (v, h¹, ..., hᴸ); got {len(xs)}")
+        e = -(xs[0] @ self.b)
+        for i in range(1, self.depth + 1):
+            e = e - ((xs[i - 1] @ self.weight(i)) * xs[i]).sum(1) - xs[i] @ self.bias(i)
+        return e
 
-    def log_unnormalised_h1(self, h1: torch.Tensor) -> torch.Tensor:
-        """log p*(h¹) = c¹·h¹ + Σ_i softplus(b_i + W¹_i·h¹) + Σ_k softplus(c²_k + h¹·W²_k): [B, H¹] -> [B]."""
-        return h1 @ self.c1 + F.softplus(h1 @ self.w1.T + self.b).sum(1) + F.softplus(h1 @ self.w2 + self.c2).sum(1)
+    def log_unnormalised(self, xs: list[torch.Tensor | None], parity: int) -> torch.Tensor:
+        """log Σ over the layers of the other parity of exp(-E): the layers i ≡ ``parity`` (mod 2) are
+        given in ``xs`` ([B, Nⁱ]), the others (None) are summed out in closed form -> [B] nats."""
+        total = 0.0
+        for i in range(self.depth + 1):
+            if i % 2 == parity:
+                total = total + xs[i] @ self.bias(i)
+            else:
+                total = total + F.softplus(self.layer_input(i, xs)).sum(1)
+        return total
 
     # -- training ------------------------------------------------------------------------------------------
     def phase(self, epoch: int) -> str:
-        """'layer 1', 'layer 2' or 'joint' for this epoch."""
+        """'layer i' (pretraining RBM i, i = 1..L) or 'joint' for this epoch."""
         p = self.config.pretrain_epochs
-        return "layer 1" if epoch < p else "layer 2" if epoch < 2 * p else "joint"
+        return f"layer {epoch // p + 1}" if p and epoch < self.depth * p else "joint"
 
     @torch.no_grad()
     def update(
@@ -182,29 +255,10 @@ class DBM(Model):
     ) -> dict[str, float]:
         """:meth:`update` on float visible states v [B, D]."""
         phase = self.phase(epoch)
-        if phase == "layer 1":  # RBM v - h¹ with bottom-up weights doubled
-            ph = torch.sigmoid(2 * (v @ self.w1) + self.c1)
-            neg = bernoulli(self.v_given(bernoulli(ph, generator)), generator)
-            ph_neg = torch.sigmoid(2 * (neg @ self.w1) + self.c1)
-            grads = {
-                "w1": v.T @ ph / len(v) - neg.T @ ph_neg / len(v),
-                "b": (v - neg).mean(0),
-                "c1": (ph - ph_neg).mean(0),
-            }
-            recon = ((v - self.v_given(ph)) ** 2).mean()
-        elif phase == "layer 2":  # RBM h¹ - h² over the first RBM's p(h¹ | v), top-down weights doubled
-            data = torch.sigmoid(2 * (v @ self.w1) + self.c1)
-            ph = self.h2_given(data)
-            neg = bernoulli(torch.sigmoid(2 * (bernoulli(ph, generator) @ self.w2.T) + self.pretrain_bias), generator)
-            ph_neg = self.h2_given(neg)
-            grads = {
-                "w2": data.T @ ph / len(v) - neg.T @ ph_neg / len(v),
-                "pretrain_bias": (data - neg).mean(0),
-                "c2": (ph - ph_neg).mean(0),
-            }
-            recon = ((data - torch.sigmoid(2 * (ph @ self.w2.T) + self.pretrain_bias)) ** 2).mean()
-        else:
+        if phase == "joint":
             grads, recon = self._joint_statistics(v, generator)
+        else:
+            grads, recon = self._pretrain_statistics(int(phase.split()[1]), v, generator)
         names = list(grads)
         flat = torch.cat([grads[n].flatten() for n in names] + [recon[None]])
         flat = reduce(flat) if reduce is not None else flat
@@ -215,42 +269,75 @@ class DBM(Model):
         for name, g in zip(names, parts, strict=False):
             target = getattr(self, name)
             g = g.view_as(target)
-            if name in ("w1", "w2"):
+            if name.startswith("w"):
                 g = g - c.weight_cost * target
             velocity = getattr(self, f"velocity_{name}")
             velocity.mul_(momentum).add_(g, alpha=c.learning_rate)
             target.add_(velocity)
         if joint:
             self.joint_steps += 1
-        return {"recon": float(parts[-1]), "phase": {"layer 1": 1.0, "layer 2": 2.0, "joint": 3.0}[phase]}
+        return {"recon": float(parts[-1]), "phase": float(self.depth + 1 if joint else int(phase.split()[1]))}
+
+    def _pretrain_statistics(
+        self, i: int, v: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """CD-1 statistics of the i-th RBM (layers i - 1 and i) on the bottom-up probabilities of v.
+
+        Bottom-up weights are doubled below the top RBM, top-down weights above the bottom one.
+        """
+        up = 2.0 if i < self.depth else 1.0
+        down = 1.0 if i == 1 else 2.0
+        w, c = self.weight(i), self.bias(i)
+        visible_bias = "b" if i == 1 else f"pretrain_bias{i}"
+        a = getattr(self, visible_bias)
+        data = self.bottom_up(v, i - 1)[-1]
+        ph = torch.sigmoid(up * (data @ w) + c)
+        neg = bernoulli(torch.sigmoid(down * (bernoulli(ph, generator) @ w.T) + a), generator)
+        ph_neg = torch.sigmoid(up * (neg @ w) + c)
+        n = len(v)
+        grads = {
+            f"w{i}": data.T @ ph / n - neg.T @ ph_neg / n,
+            visible_bias: (data - neg).mean(0),
+            f"c{i}": (ph - ph_neg).mean(0),
+        }
+        recon = ((data - torch.sigmoid(down * (ph @ w.T) + a)) ** 2).mean()
+        return grads, recon
 
     def _joint_statistics(
         self, v: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Mean-field data statistics minus persistent-chain model statistics."""
-        mu1, mu2 = self.mean_field(v)
+        """Mean-field data statistics minus persistent-chain model statistics (one odd/even sweep)."""
+        mu = [v, *self.mean_field(v)]
+        chains = [getattr(self, "chain_v" if i == 0 else f"chain_h{i}") for i in self.even_layers]
         if not self.chain_ready:
-            self.chain_v.copy_(bernoulli(torch.full_like(self.chain_v, 0.5), generator))
-            self.chain_h2.copy_(bernoulli(torch.full_like(self.chain_h2, 0.5), generator))
+            for chain in chains:
+                chain.copy_(bernoulli(torch.full_like(chain, 0.5), generator))
             self.chain_ready.fill_(True)
-        h1 = bernoulli(self.h1_given(self.chain_v, self.chain_h2), generator)
-        cv = bernoulli(self.v_given(h1), generator)
-        ch2 = bernoulli(self.h2_given(h1), generator)
-        self.chain_v.copy_(cv)
-        self.chain_h2.copy_(ch2)
-        ph1 = self.h1_given(cv, ch2)  # Rao-Blackwellised: h¹'s probabilities given the new odd layers
-        n, m = len(v), len(cv)
-        grads = {
-            "w1": v.T @ mu1 / n - cv.T @ ph1 / m,
-            "w2": mu1.T @ mu2 / n - ph1.T @ ch2 / m,
-            "b": v.mean(0) - cv.mean(0),
-            "c1": mu1.mean(0) - ph1.mean(0),
-            "c2": mu2.mean(0) - ch2.mean(0),
-        }
-        recon = ((v - self.v_given(mu1)) ** 2).mean()
+        xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
+        for i, chain in zip(self.even_layers, chains, strict=True):
+            xs[i] = chain
+        for i in self.odd_layers:
+            xs[i] = bernoulli(torch.sigmoid(self.layer_input(i, xs)), generator)
+        new_even = [bernoulli(torch.sigmoid(self.layer_input(i, xs)), generator) for i in self.even_layers]
+        for i, chain, state in zip(self.even_layers, chains, new_even, strict=True):
+            chain.copy_(state)
+            xs[i] = chain
+        for i in self.odd_layers:  # Rao-Blackwellised: the odd layers' probabilities given the new even layers
+            xs[i] = torch.sigmoid(self.layer_input(i, xs))
+        n, m = len(v), len(xs[0])
+        grads = {"b": v.mean(0) - xs[0].mean(0)}
+        for i in range(1, self.depth + 1):
+            grads[f"w{i}"] = mu[i - 1].T @ mu[i] / n - xs[i - 1].T @ xs[i] / m
+            grads[f"c{i}"] = mu[i].mean(0) - xs[i].mean(0)
+        recon = ((v - self.v_given(mu[1])) ** 2).mean()
         return grads, recon
 
     # -- likelihood ---------------------------------------------------------------------------------------
+    def _parity_units(self) -> tuple[int, int]:
+        """Units in the even layers (visibles included) and in the odd layers."""
+        sizes = self.config.sizes
+        return sum(sizes[0::2]), sum(sizes[1::2])
+
     def log_partition(
         self,
         method: Literal["exact", "ais"] | None = None,
@@ -259,11 +346,11 @@ class DBM(Model):
         betas: int | None = None,
         generator: torch.Generator | None = None,
     ) -> LogPartition:
-        """log Z in nats: exact (sum over the 2^H¹ states of h¹) or AIS over h¹ (default: ``config.log_z``)."""
+        """log Z in nats: exact (enumerating the parity with fewer units, summing out the other) or AIS
+        over the odd layers (default: ``config.log_z``)."""
         c = self.config
-        method = method or (
-            "exact" if c.log_z == "exact" or (c.log_z == "auto" and c.hidden[0] <= EXACT_LIMIT) else "ais"
-        )
+        small = min(self._parity_units())
+        method = method or ("exact" if c.log_z == "exact" or (c.log_z == "auto" and small <= EXACT_LIMIT) else "ais")
         if method == "exact":
             value = self._exact_log_z()
             return LogPartition(value, value, value, 0.0)
@@ -273,39 +360,47 @@ class DBM(Model):
 
     @torch.no_grad()
     def _exact_log_z(self) -> float:
-        h1_units = self.config.hidden[0]
-        if h1_units > 26:
-            raise ValueError(f"exact log Z enumerates 2^{h1_units} states of h¹; at most 2^26 are allowed")
+        even, odd = self._parity_units()
+        parity = 1 if odd <= even else 0
+        units = min(even, odd)
+        if units > ENUMERATE_LIMIT:
+            raise ValueError(
+                f"exact log Z enumerates 2^{units} states of the {'odd' if parity else 'even'} layers; "
+                f"at most 2^{ENUMERATE_LIMIT} are allowed"
+            )
+        layers = [i for i in range(self.depth + 1) if i % 2 == parity]
+        sizes = [self.config.sizes[i] for i in layers]
         total = []
-        states = itertools.product((0.0, 1.0), repeat=h1_units)
-        while True:
-            block = list(itertools.islice(states, 1 << min(h1_units, 14)))
-            if not block:
-                break
-            total.append(self.log_unnormalised_h1(torch.tensor(block, dtype=self.w1.dtype, device=self.w1.device)))
+        states = itertools.product((0.0, 1.0), repeat=units)
+        while block := list(itertools.islice(states, 1 << min(units, 14))):
+            s = torch.tensor(block, dtype=self.w1.dtype, device=self.w1.device).view(len(block), units)
+            xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
+            for i, part in zip(layers, s.split(sizes, 1), strict=True):
+                xs[i] = part
+            total.append(self.log_unnormalised(xs, parity))
         return float(torch.logsumexp(torch.cat(total).double(), 0))
 
     @torch.no_grad()
     def _ais(self, chains: int, betas: int, generator: torch.Generator) -> LogPartition:
-        """AIS over h¹ from independent uniform units, ``p*_β(h¹) = exp(β c¹·h¹) Π(1 + e^{β(b + W¹h¹)})
-        Π(1 + e^{β(c² + h¹W²)})``, with Gibbs sweeps of the tempered DBM as transitions."""
-        d, (h1_units, h2_units) = self.config.dims, self.config.hidden
-        w1, w2, b, c1, c2 = (t.detach() for t in (self.w1, self.w2, self.b, self.c1, self.c2))
-        log_z_base = (d + h1_units + h2_units) * math.log(2.0)
-
-        def log_p(h1: torch.Tensor, beta: float) -> torch.Tensor:
-            return (beta * (h1 @ c1) + F.softplus(beta * (h1 @ w1.T + b)).sum(1)
-                    + F.softplus(beta * (h1 @ w2 + c2)).sum(1)).double()  # fmt: skip
-
-        h1 = bernoulli(torch.full((chains, h1_units), 0.5, dtype=w1.dtype, device=w1.device), generator)
-        log_w = torch.zeros(chains, dtype=torch.float64, device=w1.device)
-        schedule = beta_schedule(betas).tolist()
-        for prev, beta in itertools.pairwise(schedule):
-            log_w += log_p(h1, beta) - log_p(h1, prev)
+        """AIS over the odd layers from independent uniform units through ``p*_β(x_odd) = exp(β Σ_odd bⁱ·xⁱ)
+        Π_{even i, k} (1 + e^{β input})``, with block-Gibbs sweeps of the tempered DBM as transitions."""
+        w = self.w1.detach()
+        log_z_base = sum(self.config.sizes) * math.log(2.0)
+        xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
+        for i in self.odd_layers:
+            xs[i] = self.uniform(chains, i, generator)
+        log_w = torch.zeros(chains, dtype=torch.float64, device=w.device)
+        for prev, beta in itertools.pairwise(beta_schedule(betas).tolist()):
+            # log p*_β - log p*_prev at the current odd states; the even layers' inputs serve the Gibbs step too
+            inputs = {i: self.layer_input(i, xs) for i in self.even_layers}
+            step = sum((beta - prev) * (xs[i] @ self.bias(i)) for i in self.odd_layers)
+            step = step + sum((F.softplus(beta * a) - F.softplus(prev * a)).sum(1) for a in inputs.values())
+            log_w += step.double()
             if beta < 1.0:
-                v = bernoulli(torch.sigmoid(beta * (h1 @ w1.T + b)), generator)
-                h2 = bernoulli(torch.sigmoid(beta * (h1 @ w2 + c2)), generator)
-                h1 = bernoulli(torch.sigmoid(beta * (v @ w1 + h2 @ w2.T + c1)), generator)
+                for i in self.even_layers:
+                    xs[i] = bernoulli(torch.sigmoid(beta * inputs[i]), generator)
+                for i in self.odd_layers:
+                    xs[i] = bernoulli(torch.sigmoid(beta * self.layer_input(i, xs)), generator)
         return _summarise(log_w, log_z_base, betas)
 
     def _cached_log_z(self) -> float:
@@ -317,8 +412,8 @@ class DBM(Model):
     @torch.no_grad()
     def variational_bound(self, v: torch.Tensor) -> torch.Tensor:
         """E_q[-E(v, h)] + H(q) with q the mean-field posterior: float v [B, D] -> [B] nats (before log Z)."""
-        mu1, mu2 = self.mean_field(v)
-        return -self.energy(v, mu1, mu2) + bernoulli_entropy(mu1) + bernoulli_entropy(mu2)
+        mu = self.mean_field(v)
+        return -self.energy(v, *mu) + sum(bernoulli_entropy(m) for m in mu)
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -327,24 +422,40 @@ class DBM(Model):
 
     # -- generation and representation ---------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` samples after ``config.sample_steps`` Gibbs sweeps from random states: uint8 [n, *shape]."""
+    def gibbs(
+        self, n: int, steps: int, generator: torch.Generator | None, *, temperature: float = 1.0, every: int = 0
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``steps`` odd/even block-Gibbs sweeps of ``n`` chains from uniform random even layers at
+        ``temperature`` T (energies divided by T): the last visible states float [n, D] and, every
+        ``every`` sweeps (0: never), the visibles' p(v = 1 | h¹) float [n, D]."""
         if temperature <= 0:
             raise ValueError(f"temperature must be positive; got {temperature}")
-        t = temperature
-        d, (_, h2_units) = self.config.dims, self.config.hidden
-        v = bernoulli(torch.full((n, d), 0.5, dtype=self.w1.dtype, device=self.w1.device), generator)
-        h2 = bernoulli(torch.full((n, h2_units), 0.5, dtype=self.w1.dtype, device=self.w1.device), generator)
-        for _ in range(self.config.sample_steps):
-            h1 = bernoulli(torch.sigmoid((v @ self.w1 + h2 @ self.w2.T + self.c1) / t), generator)
-            v = bernoulli(torch.sigmoid((h1 @ self.w1.T + self.b) / t), generator)
-            h2 = bernoulli(torch.sigmoid((h1 @ self.w2 + self.c2) / t), generator)
+        xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
+        for i in self.even_layers:
+            xs[i] = self.uniform(n, i, generator)
+        shots = []
+        for step in range(1, steps + 1):
+            for i in (*self.odd_layers, *self.even_layers):
+                p = torch.sigmoid(self.layer_input(i, xs) / temperature)
+                if i == 0 and every and step % every == 0:
+                    shots.append(p)
+                xs[i] = bernoulli(p, generator)
+        return xs[0], shots
+
+    @torch.no_grad()
+    def sample(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` samples after ``config.sample_steps`` Gibbs sweeps from random states: uint8 [n, *shape]."""
+        v, _ = self.gibbs(n, self.config.sample_steps, generator, temperature=temperature)
         return v.to(torch.uint8).view(n, *self.config.shape)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean-field posterior of both hidden layers: x [B, *shape] -> float [B, H¹ + H²]."""
+        """Mean-field posterior of every hidden layer: x [B, *shape] -> float [B, H¹ + ... + Hᴸ]."""
         return torch.cat(self.mean_field(self.visible(x)), 1)
+
+    def filters(self) -> torch.Tensor:
+        """The first layer's weights of every unit of h¹ shaped as the data: float [H¹, *shape]."""
+        return self.w1.detach().T.reshape(self.config.hidden[0], *self.config.shape)
 
 
 def bernoulli_entropy(p: torch.Tensor) -> torch.Tensor:
