@@ -1,7 +1,10 @@
-"""2-D toy densities for flows and density estimation pictures: continuous, float32 [N, 2].
+"""Toy densities for flows and density estimation pictures: continuous, float32 [N, 2] (2-D) or
+[N, 1] (1-D).
 
 Generated from fixed seeds (one per split), so every run sees the same points; about unit scale,
-centred at the origin. Labels are -1 (none).
+centred at the origin. Labels are -1 (none). The 1-D sets have known densities
+(:func:`bimodal_log_density`, :func:`skewed_log_density`), so a model's test NLL can be set
+against the true density's cross-entropy.
 """
 
 from __future__ import annotations
@@ -58,20 +61,59 @@ def rings(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([r * np.cos(t), r * np.sin(t)], 1)
 
 
-def _register(name: str, make, description: str) -> None:
+# the lecture's 1-D mixture of Gaussians: (weight, mean, sd)
+BIMODAL = ((0.3, -1.5, 0.4), (0.7, 1.0, 0.7))
+
+
+def bimodal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Mixture of two Gaussians, 0.3 N(-1.5, 0.4^2) + 0.7 N(1, 0.7^2) (the lecture's 1-D example).
+
+    Returns [n, 1].
+    """
+    (w, m0, s0), (_, m1, s1) = BIMODAL
+    left = rng.random(n) < w
+    return np.where(left, rng.normal(m0, s0, n), rng.normal(m1, s1, n))[:, None]
+
+
+def bimodal_log_density(x: torch.Tensor) -> torch.Tensor:
+    """True log-density of :func:`bimodal` at x [N, 1] (or [N]): nats [N]."""
+    normal = torch.distributions.Normal
+    x = x.reshape(-1).double()
+    return torch.logsumexp(torch.stack([math.log(w) + normal(m, s).log_prob(x) for w, m, s in BIMODAL]), 0)
+
+
+def skewed(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Right-skewed, Gamma(shape 2, scale 0.5) - 1: mean 0, a hard edge at -1.
+
+    Returns [n, 1].
+    """
+    return (rng.gamma(2.0, 0.5, n) - 1.0)[:, None]
+
+
+def skewed_log_density(x: torch.Tensor) -> torch.Tensor:
+    """True log-density of :func:`skewed` at x [N, 1] (or [N]): log(4 y) - 2 y with y = x + 1 > 0,
+    -inf at y <= 0; nats [N]."""
+    y = x.reshape(-1).double() + 1
+    return torch.where(y > 0, torch.log(4 * y.clamp_min(1e-300)) - 2 * y, -math.inf)
+
+
+def _register(name: str, make, dims: int, description: str) -> None:
     def load(split: str, root: str | None = None) -> Split:
         rng = np.random.default_rng(1000 * _SEEDS[split] + sum(map(ord, name)))
         x = torch.from_numpy(make(_SIZES[split], rng).astype(np.float32))
         return Split(x, torch.full((len(x),), -1, dtype=torch.long), levels=None)
 
-    register(DatasetInfo(name, description, (2,), None, _SIZES, load, lambda root: True))
+    register(DatasetInfo(name, description, (dims,), None, _SIZES, load, lambda root: True))
 
 
-for _name, _make in [
-    ("moons", moons),
-    ("gaussians", gaussians),
-    ("checkerboard", checkerboard),
-    ("spirals", spirals),
-    ("rings", rings),
+for _name, _make, _dims in [
+    ("moons", moons, 2),
+    ("gaussians", gaussians, 2),
+    ("checkerboard", checkerboard, 2),
+    ("spirals", spirals, 2),
+    ("rings", rings, 2),
+    ("bimodal-1d", bimodal, 1),
+    ("skewed-1d", skewed, 1),
 ]:
-    _register(_name, _make, f"2-D toy density: {(_make.__doc__ or '').splitlines()[0].rstrip('.').lower()}")
+    _summary = (_make.__doc__ or "").splitlines()[0].rstrip(".")
+    _register(_name, _make, _dims, f"{_dims}-D toy density: {_summary[0].lower()}{_summary[1:]}")

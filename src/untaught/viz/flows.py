@@ -103,9 +103,10 @@ def flow_2d_figure(model, data: torch.Tensor, path: str | Path, *, title: str = 
 
 @torch.no_grad()
 def cdf_figure(before, after, data: torch.Tensor, path: str | Path, *, title: str = "") -> None:
-    """A 1-D CDF flow before and after training on ``data`` [N, 1]: z histograms and densities."""
+    """A 1-D flow before and after training on ``data`` [N, 1]: z histograms against the base
+    (a CDF flow's ``target``, else normal) and the densities."""
     plt = _pyplot()
-    target = after.config.target
+    target = getattr(after.config, "target", "normal")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     x = data[:, :1].double()
     for ax, model, label in ((axes[0], before, "before training"), (axes[1], after, "after training")):

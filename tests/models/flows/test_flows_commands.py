@@ -46,3 +46,14 @@ def test_flow_pictures_refuses_other_models(tmp_path, capsys):
     folder = run_folder(MADE(MADEConfig(hidden=(8,))), "digits", tmp_path / "run")
     assert main(["flow-pictures", str(folder)]) == 2
     assert "flow-pictures draws flows" in capsys.readouterr().err
+
+
+def test_one_dimensional_flow_from_the_command_line(tmp_path, capsys):
+    folder = tmp_path / "cdf"
+    args = ["--epochs", "2", "--batch-size", "1000", "--lr", "0.02", "--threads", "1", "--samples", "0"]
+    assert main(["train", "cdf-flow", "--data", "bimodal-1d", "--components", "4", *args, "--out", str(folder)]) == 0
+    metrics = read_json(folder / "metrics.json")
+    assert metrics["test_nll_kind"] == "exact" and 1.45 < metrics["test_nll_nats"] < 1.7  # true density: 1.48
+    assert main(["flow-pictures", str(folder)]) == 0
+    assert (folder / "flow-1d.png").stat().st_size > 10_000
+    assert f"wrote {folder / 'flow-1d.png'}" in capsys.readouterr().out

@@ -2,8 +2,8 @@
 
 * 2-D continuous data (toys): data with a grid, the data and the grid mapped to noise, the density
   heat map with its integral, and samples (``flow-2d.png``).
-* 1-D data (CDF flow): the learned density against the test data and the histogram of z
-  (``flow-1d.png``).
+* 1-D data (CDF flow, or any flow of one variable): the histogram of z = f(x) against the target
+  at initialisation and after training, and both densities against the test data (``flow-1d.png``).
 * Images: samples at several temperatures, one row each (``temperatures.png``), and latent
   interpolations between pairs of test images, one pair per row (``interpolation.png``).
 """
@@ -43,7 +43,9 @@ def cmd_flow_pictures(args: argparse.Namespace) -> int:
     if shape == (1,) and model.config.levels is None:
         from ...viz.flows import cdf_figure
 
-        cdf_figure(model, model, data.test.x, out / "flow-1d.png", title=f"{model.name} on {train['data']}")
+        torch.manual_seed(train.get("seed", 0))  # as `untaught train` seeds it: the run's initial weights
+        initial = type(model)(model.config).eval()
+        cdf_figure(initial, model, data.test.x, out / "flow-1d.png", title=f"{model.name} on {train['data']}")
         print(f"wrote {out / 'flow-1d.png'}")
         return 0
     if len(shape) != 3 or model.config.levels is None:
