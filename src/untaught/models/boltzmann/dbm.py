@@ -211,8 +211,10 @@ class DBM(Model):
         """Mean-field posterior [μ¹ [B, H¹], ..., μᴸ [B, Hᴸ]] of visibles v [B, D]: ``steps`` rounds of
         coordinate updates i = 1..L, started by :meth:`bottom_up`."""
         xs = self.bottom_up(v)
+        from_v = v @ self.w1 + self.c1  # h¹'s input from the clamped visibles, the same every round
         for _ in range(steps or self.config.mean_field_steps):
-            for i in range(1, self.depth + 1):
+            xs[1] = torch.sigmoid(torch.addmm(from_v, xs[2], self.w2.T))
+            for i in range(2, self.depth + 1):
                 xs[i] = torch.sigmoid(self.layer_input(i, xs))
         return xs[1:]
 
