@@ -10,7 +10,7 @@ from PIL import Image
 
 import untaught
 from untaught.cli import main
-from untaught.models.boltzmann import RBM, RBMConfig
+from untaught.models.boltzmann import DBM, RBM, DBMConfig, RBMConfig
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,27 @@ def test_pictures_of_filters_and_chains(rbm_run, tmp_path, capsys):
     assert "wrote 3 Gibbs chains" in capsys.readouterr().out
 
 
+def test_pictures_of_a_dbm(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = DBM(DBMConfig(shape=(1, 8, 8), hidden=(6, 5, 4), chains=10, pretrain_epochs=1))
+    run = tmp_path / "run"
+    untaught.train(model, "digits", binarize="static", epochs=4, out=run, progress=False, threads=1, samples=0)
+    args = ["rbm-pictures", str(run), "-o", str(tmp_path), "--chains", "2", "--steps", "30", "--every", "10"]
+    assert main(args) == 0
+    # the 6 first-layer filters: a 3 x 2 grid; chains: 2 rows of 3 snapshots
+    assert Image.open(tmp_path / "filters.png").size == (3 * 33 + 1, 2 * 33 + 1)
+    assert Image.open(tmp_path / "chains.png").size == (3 * 33 + 1, 2 * 33 + 1)
+    out = capsys.readouterr().out
+    assert "wrote 6 filters" in out and "wrote 2 Gibbs chains" in out
+    # the snapshots are the DBM's own odd/even sweeps
+    from untaught.models.boltzmann.commands import chain_snapshots
+
+    loaded = DBM.from_pretrained(run)
+    shots = chain_snapshots(loaded, 2, 30, 10, torch.Generator().manual_seed(0))
+    _, expected = loaded.gibbs(2, 30, torch.Generator().manual_seed(0), every=10)
+    assert torch.equal(shots, torch.stack(expected, 1).reshape(-1, 1, 8, 8))
+
+
 def test_ais_interval_holds_the_exact_log_z(rbm_run, capsys):
     assert main(["ais", str(rbm_run), "--exact"]) == 0
     exact = float(re.search(r"log Z = (-?[\d.]+) nats \(exact\)", capsys.readouterr().out).group(1))
@@ -49,4 +70,4 @@ def test_pictures_refuse_other_models(tmp_path, capsys):
 
     MADE(MADEConfig(shape=(1, 8, 8), levels=17, hidden=(8,))).save_pretrained(tmp_path)
     assert main(["rbm-pictures", str(tmp_path)]) == 2
-    assert "holds a made model; rbm-pictures draws RBMs" in capsys.readouterr().err
+    assert "holds a made model; rbm-pictures draws RBMs and DBMs" in capsys.readouterr().err

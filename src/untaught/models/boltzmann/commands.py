@@ -1,5 +1,5 @@
-"""``untaught rbm-pictures RUN`` (filters and Gibbs chains), ``untaught ais RUN`` (log Z, test log-likelihood)
-and ``untaught topics RUN`` (replicated softmax topics).
+"""``untaught rbm-pictures RUN`` (filters and Gibbs chains of an RBM or a DBM), ``untaught ais RUN`` (log Z,
+test log-likelihood) and ``untaught topics RUN`` (replicated softmax topics).
 
 Both read a run folder of a trained RBM; heavy imports happen inside the commands.
 """
@@ -13,24 +13,27 @@ import torch
 
 
 def chain_snapshots(model, chains: int, steps: int, every: int, generator: torch.Generator) -> torch.Tensor:
-    """Gibbs chains from uniform random states: p(v = 1 | h) every ``every`` steps.
+    """Gibbs chains of an RBM or a DBM from uniform random states: p(v = 1 | h) (DBM: h¹) every ``every``
+    steps (DBM: odd/even sweeps).
 
     Returns float [chains * (steps // every), *shape], chain-major (one row of the picture per chain).
     """
     if every < 1 or steps < every:
         raise ValueError(f"--every must be in [1, --steps]; got every={every}, steps={steps}")
+    from .dbm import DBM
     from .units import bernoulli
 
-    w = model.weight
-    v = bernoulli(torch.full((chains, model.config.dims), 0.5, dtype=w.dtype, device=w.device), generator)
-    shots = []
     with torch.no_grad():
-        for step in range(1, steps + 1):
-            h = bernoulli(model.hidden_probs(v), generator)
-            mean = model.visible_probs(h)
-            v = bernoulli(mean, generator)
-            if step % every == 0:
-                shots.append(mean)
+        if isinstance(model, DBM):
+            _, shots = model.gibbs(chains, steps, generator, every=every)
+        else:
+            v = model.random_visible(chains, generator)
+            shots = []
+            for step in range(1, steps + 1):
+                mean = model.visible_probs(bernoulli(model.hidden_probs(v), generator))
+                v = bernoulli(mean, generator)
+                if step % every == 0:
+                    shots.append(mean)
     return torch.stack(shots, 1).reshape(-1, *model.config.shape)
 
 
@@ -38,17 +41,19 @@ def cmd_rbm_pictures(args: argparse.Namespace) -> int:
     from ...io import load_model, run_folder
     from ...viz import save_grid
     from ...viz.filters import save_filters
+    from .dbm import DBM
     from .rbm import RBM
 
     folder = run_folder(args.run)
     model = load_model(folder)
-    if not isinstance(model, RBM):
-        raise ValueError(f"{folder} holds a {model.name} model; rbm-pictures draws RBMs")
+    if not isinstance(model, (RBM, DBM)):
+        raise ValueError(f"{folder} holds a {model.name} model; rbm-pictures draws RBMs and DBMs")
     if len(model.config.shape) != 3:
-        raise ValueError(f"the RBM models data of shape {model.config.shape}: filters need images [C, H, W]")
+        raise ValueError(f"the {model.name} models data of shape {model.config.shape}: filters need images [C, H, W]")
     out = Path(args.output or folder)
-    path = save_filters(model.filters(), out / "filters.png", count=args.filters)
-    print(f"wrote {min(args.filters, model.config.hidden)} filters to {path}")
+    filters = model.filters()  # DBM: the first layer's
+    path = save_filters(filters, out / "filters.png", count=args.filters)
+    print(f"wrote {min(args.filters, len(filters))} filters to {path}")
     gen = torch.Generator().manual_seed(args.seed)
     shots = chain_snapshots(model, args.chains, args.steps, args.every, gen)
     levels = (shots * 255).round().to(torch.uint8)
@@ -112,8 +117,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rbm-pictures", help="draw an RBM run's filters and Gibbs chains")
-    p.add_argument("run", help="run folder of a trained RBM")
+    p = sub.add_parser("rbm-pictures", help="draw an RBM or DBM run's (first-layer) filters and Gibbs chains")
+    p.add_argument("run", help="run folder of a trained rbm or dbm")
     p.add_argument("-o", "--output", help="folder for filters.png and chains.png (default: the run folder)")
     p.add_argument("--filters", type=int, default=100, help="filters to draw (default 100)")
     p.add_argument("--chains", type=int, default=10, help="Gibbs chains, one per row (default 10)")
