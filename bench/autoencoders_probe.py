@@ -39,7 +39,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--max-iter", type=int, default=100, help="L-BFGS iterations of every probe")
+    p.add_argument("--max-iter", type=int, default=1000, help="L-BFGS iteration limit of every probe (as the CLI's)")
     p.add_argument("--models", default=",".join(SETTINGS))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -49,17 +49,18 @@ def main() -> None:
     print(
         f"{args.data}: {len(data.train)} train / {len(data.test)} test, code size {args.code}, "
         f"{args.epochs} epochs of batch {args.batch_size}, Adam lr {args.lr}, {args.threads} thread(s); "
-        f"probe: logistic regression, L-BFGS {args.max_iter} iterations"
+        f"probe: logistic regression, L-BFGS up to {args.max_iter} iterations"
     )
     rows = []
 
     def probe(name: str, train_codes: np.ndarray, test_codes: np.ndarray, mse: float | None, fit_s: float) -> None:
         result = linear_probe(train_codes, data.train.y, test_codes, data.test.y, max_iter=args.max_iter)
-        rows.append((name, train_codes.shape[1], mse, result.accuracy, fit_s, result.seconds))
+        rows.append((name, train_codes.shape[1], mse, result.accuracy, result.iterations, result.converged))
         mse_text = "-" if mse is None else f"{mse:.5f}"
         print(
             f"  {name:<12} {train_codes.shape[1]:>5} features  test MSE {mse_text:>8}  probe accuracy "
-            f"{result.accuracy:.4f}  (fit {fit_s:.1f} s, probe {result.seconds:.1f} s)",
+            f"{result.accuracy:.4f}  (fit {fit_s:.1f} s, probe {result.seconds:.1f} s, {result.iterations} "
+            f"L-BFGS iterations{'' if result.converged else ', NOT converged'})",
             flush=True,
         )
 
@@ -93,10 +94,10 @@ def main() -> None:
     probe(f"PCA-{args.code}", codes["train"], codes["test"], mse, fit_s)
     probe("raw pixels", flat["train"], flat["test"], 0.0, 0.0)
 
-    print(f"\n| {args.data} | features | test MSE / pixel | linear probe test accuracy |")
-    print("| --- | --- | --- | --- |")
-    for name, features, mse, accuracy, _, _ in rows:
-        print(f"| {name} | {features} | {mse:.5f} | {accuracy:.4f} |")
+    print(f"\n| {args.data} | features | test MSE / pixel | linear probe test accuracy | L-BFGS iterations |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, features, mse, accuracy, iterations, converged in rows:
+        print(f"| {name} | {features} | {mse:.5f} | {accuracy:.4f} | {iterations}{'' if converged else ' (cut)'} |")
 
 
 if __name__ == "__main__":

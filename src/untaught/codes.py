@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ def embed(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 512) -> np.
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Accuracy of a linear classifier fitted on train codes: on the evaluation codes, and on train."""
+    """Accuracy of a linear classifier fitted on train codes: on the evaluation codes, and on train;
+    ``iterations`` of L-BFGS it took (``converged`` if fewer than the limit)."""
 
     accuracy: float
     train_accuracy: float
@@ -41,6 +43,8 @@ class ProbeResult:
     n_eval: int
     features: int
     seconds: float
+    iterations: int
+    converged: bool
 
 
 def check_labels(y: torch.Tensor | np.ndarray, what: str) -> np.ndarray:
@@ -64,6 +68,7 @@ def linear_probe(
 ) -> ProbeResult:
     """Multinomial logistic regression (scikit-learn, L-BFGS, L2 strength ``1 / c``) on standardised
     codes; the scaler and classifier see only the training codes."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -73,7 +78,10 @@ def linear_probe(
         raise ValueError(f"train codes have {train_codes.shape[1]} features, evaluation codes {eval_codes.shape[1]}")
     started = time.perf_counter()
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
-    clf.fit(train_codes, train_y)
+    with warnings.catch_warnings():  # reported as ``converged`` instead
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(train_codes, train_y)
+    iterations = int(clf[-1].n_iter_.max())
     return ProbeResult(
         accuracy=float(clf.score(eval_codes, eval_y)),
         train_accuracy=float(clf.score(train_codes, train_y)),
@@ -81,6 +89,8 @@ def linear_probe(
         n_eval=len(eval_y),
         features=train_codes.shape[1],
         seconds=time.perf_counter() - started,
+        iterations=iterations,
+        converged=iterations < max_iter,
     )
 
 
@@ -146,7 +156,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     print(
         f"{model.name} codes ({result.features}-d) on {data.name}: linear probe {args.split} accuracy "
         f"{result.accuracy:.4f} (train {result.train_accuracy:.4f}; {result.n_train} train / "
-        f"{result.n_eval} {args.split} examples; logistic regression, C={args.c}, {result.seconds:.1f} s)"
+        f"{result.n_eval} {args.split} examples; logistic regression, C={args.c}, {result.iterations} L-BFGS "
+        f"iterations{'' if result.converged else ' = --max-iter: NOT converged'}, {result.seconds:.1f} s)"
     )
     if hasattr(model, "classify"):
         split = getattr(data, args.split)

@@ -73,4 +73,7 @@ def test_linear_probe_separates_separable_codes():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
     codes = np.eye(3)[y] * 5 + rng.normal(size=(300, 3)) * 0.1
-    assert linear_probe(codes[:200], y[:200], codes[200:], y[200:]).accuracy == 1.0
+    result = linear_probe(codes[:200], y[:200], codes[200:], y[200:])
+    assert result.accuracy == 1.0 and result.converged and 1 <= result.iterations < 1000
+    cut = linear_probe(codes[:200], y[:200], codes[200:], y[200:], max_iter=2)
+    assert cut.iterations == 2 and not cut.converged
