@@ -1,8 +1,9 @@
 """Deep autoencoders on Fashion-MNIST: the fine-tuned stacked autoencoder's test accuracy, and the
 RBM-pretrained deep autoencoder's test reconstruction error next to PCA with as many components.
 
-    bench/run.sh python bench/autoencoders_deep.py stacked-ae --epochs 45 --pretrain-epochs 2
+    bench/run.sh python bench/autoencoders_deep.py stacked-ae --epochs 45 --pretrain-epochs 2 --out runs/sae
     bench/run.sh python bench/autoencoders_deep.py rbm-deep-ae --epochs 26 --pretrain-epochs 2
+    bench/run.sh python bench/autoencoders_deep.py stacked-ae --resume runs/sae --epochs 45   # a run cut by its budget
 
 Reference points: the published scikit-learn MLPClassifier 256-128-100 reaches 0.883 test accuracy
 on Fashion-MNIST (the dataset's benchmark table; cited, not re-run); PCA is fitted in this run.
@@ -17,8 +18,9 @@ import time
 import torch
 
 import untaught
+from untaught.io import CONFIG, read_json
 from untaught.registry import get_model_class
-from untaught.training import prepare
+from untaught.training import TrainingData, prepare
 
 
 def main() -> None:
@@ -34,8 +36,19 @@ def main() -> None:
     p.add_argument("--dropout", type=float, default=0.2, help="stacked-ae only (default 0.2)")
     p.add_argument("--max-time", type=float, default=None, help="minutes")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", help="keep the run folder here (default: a temporary folder)")
+    p.add_argument("--resume", help="continue this kept run to --epochs / --max-time (both for the whole run)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.resume:
+        budget = dict(epochs=args.epochs, max_time=args.max_time, threads=args.threads, progress=False)
+        run = untaught.resume(args.resume, **budget)
+        if run.model.name != args.model:
+            raise ValueError(f"{args.resume} holds a {run.model.name} run, not {args.model}")
+        data = prepare(read_json(run.path / CONFIG)["train"]["data"])
+        print(f"resumed {args.resume}: {run.metrics['epochs']} epochs in all; kept {run.metrics['selected']}")
+        measure(args.model, run.model.eval(), data)
+        return
     data = prepare(args.data)
     cls = get_model_class(args.model)
     fields = dict(shape=data.shape, levels=data.levels, pretrain_epochs=args.pretrain_epochs)
@@ -53,16 +66,21 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         run = untaught.train(
-            model, data, out=f"{tmp}/run", epochs=args.epochs, max_time=args.max_time, batch_size=args.batch_size,
-            lr=args.lr, threads=args.threads, progress=False, samples=0,
+            model, data, out=args.out or f"{tmp}/run", epochs=args.epochs, max_time=args.max_time,
+            batch_size=args.batch_size, lr=args.lr, threads=args.threads, progress=False, samples=0,
         )  # fmt: skip
-    model = run.model.eval()
     print(
         f"trained {run.metrics['epochs']} epochs in {time.perf_counter() - started:.0f} s; "
         f"kept {run.metrics['selected']}"
     )
+    measure(args.model, run.model.eval(), data)
+
+
+def measure(name: str, model: torch.nn.Module, data: TrainingData) -> None:
+    """Print the test table: the stacked network's accuracy, or the deep autoencoder's error next to PCA's."""
+    config = model.config
     x, y = data.test.x, data.test.y
-    if args.model == "stacked-ae":
+    if name == "stacked-ae":
         with torch.no_grad():
             predicted = torch.cat([model.classify(chunk).argmax(1) for chunk in x.split(1000)])
         accuracy = float((predicted == y).double().mean())
@@ -84,7 +102,7 @@ def main() -> None:
         ("the RBM stack before fine-tuning (up-down pass)", ((up_down - flat["test"]) ** 2).mean()),
         (f"PCA, {k} components", ((pca_recon - flat["test"]) ** 2).mean()),
     ]
-    print(f"\n| {args.data} test | squared error per image | per pixel |\n| --- | --- | --- |")
+    print(f"\n| {data.name} test | squared error per image | per pixel |\n| --- | --- | --- |")
     for name, mse in rows:
         print(f"| {name} | {mse * flat['test'].shape[1]:.2f} | {mse:.5f} |")
 
