@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "untaught.audit",
     "untaught.models.autoregressive.commands",
     "untaught.models.latent.commands",
+    "untaught.models.compression.files",
 )
 
 

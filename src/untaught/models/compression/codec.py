@@ -29,18 +29,22 @@ References:
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from ..base import Model, ModelConfig
 from . import coding
 from .container import CodecFileError, Header, pack, unpack
-from .entropy import SCALE_MIN, FactorizedDensity, gaussian_mass, gaussian_tables, scale_index
+from .entropy import SCALE_MIN, SCALES, FactorizedDensity, gaussian_mass, gaussian_tables, scale_index
 from .layers import analysis, hyper_analysis, hyper_synthesis, synthesis
 
 FACTORIZED_RADIUS = 255  # integer support scanned for a factorized table: [-255, 255]
@@ -256,6 +260,19 @@ class Codec(Model):
         return self._synthesise(y_hat, *x.shape[1:])
 
     @torch.no_grad()
+    def estimate_bits(self, x: torch.Tensor) -> float:
+        """Bits that the entropy model (with the table scales the coder uses) assigns to the
+        quantised latents of the uint8 image ``x`` [1, C, H, W]: what :meth:`compress` should spend
+        on its streams, headers and coder overhead aside."""
+        self._check_tables()
+        y, z_hat, mean, rows = self._symbols(self._prepare(x)[0])
+        if z_hat is None:
+            return float(-torch.log2(copy.deepcopy(self.y_density).double().mass(y.double())).sum())
+        q = torch.round(y.double() - mean)
+        bits = -torch.log2(copy.deepcopy(self.z_density).double().mass(z_hat.double())).sum()
+        return float(bits - torch.log2(gaussian_mass(q, torch.zeros(()), SCALES[rows])).sum())
+
+    @torch.no_grad()
     def compress(self, x: torch.Tensor) -> bytes:
         """A ``.utk`` file holding the uint8 image ``x`` [1, C, H, W] (C = 1 or 3, any H, W)."""
         self._check_tables()
@@ -334,3 +351,69 @@ class MeanScaleHyperpriorCodec(Codec):
     name = "codec-mean-scale"
     description = "Learned codec with a mean-scale hyperprior (Minnen et al. 2018, no context model)"
     prior = "mean-scale"
+
+
+# -- shipped weights and whole images ---------------------------------------------------------------
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+def available_qualities(model: str = "codec-mean-scale") -> list[int]:
+    """The quality levels of ``model`` whose weights ship with untaught (folders ``weights/<model>-q<Q>``)."""
+    prefix = f"{model}-q"
+    found = [p.name[len(prefix) :] for p in WEIGHTS.glob(f"{prefix}*") if (p / "model.safetensors").is_file()]
+    return sorted(int(q) for q in found if q.isdigit())
+
+
+@functools.lru_cache(maxsize=16)
+def load_codec(model: str = "codec-mean-scale", quality: int | None = None) -> Codec:
+    """A codec with shipped weights (``model`` a registered codec name and ``quality`` a shipped
+    level), or the trained codec in run folder ``model`` (``quality`` None)."""
+    from ...io import load_model
+
+    if quality is None:
+        codec = load_model(model)
+    else:
+        folder = WEIGHTS / f"{model}-q{quality}"
+        if not (folder / "model.safetensors").is_file():
+            levels = available_qualities(model)
+            raise ValueError(
+                f"untaught ships no weights for {model!r} at quality {quality}; "
+                + (f"available: {', '.join(map(str, levels))}" if levels else "it ships none for this model")
+                + " (or train your own codec and pass its run folder as the model)"
+            )
+        codec = load_model(folder)
+    if not isinstance(codec, Codec):
+        raise ValueError(f"{model} holds a {type(codec).__name__}, not a learned codec")
+    return codec.eval()
+
+
+def _as_tensor(image: np.ndarray) -> torch.Tensor:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"image must be a uint8 array [H, W] (grey) or [H, W, 3] (RGB); got {got}")
+    if image.ndim == 3 and image.shape[2] != 3:
+        raise ValueError(f"image must have 3 channels (RGB) or none (grey); got shape {image.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(image))
+    return (x[None, None] if x.dim() == 2 else x.permute(2, 0, 1)[None]).contiguous()
+
+
+def compress_image(image: np.ndarray, *, model: str = "codec-mean-scale", quality: int | None = None) -> bytes:
+    """The ``.utk`` file of a uint8 image [H, W] or [H, W, 3] (see :func:`load_codec` for ``model``)."""
+    return load_codec(model, quality).compress(_as_tensor(image))
+
+
+def decompress_image(data: bytes, *, model: str | None = None) -> np.ndarray:
+    """The uint8 image [H, W] or [H, W, 3] held by a ``.utk`` file. The shipped weights named in the
+    file are used, unless ``model`` gives the run folder of a codec trained by the user."""
+    header, _ = unpack(data)
+    if model is None and header.quality == 0:
+        raise CodecFileError(
+            f"the file was made by {header.model} weights {header.weights.hex()} that untaught does not ship: "
+            "give the run folder of the codec that made it"
+        )
+    try:
+        codec = load_codec(model) if model is not None else load_codec(header.model, header.quality)
+    except ValueError as e:
+        raise CodecFileError(f"cannot decode this file: {e}") from None
+    x = codec.decompress(data)[0]
+    return (x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)).numpy()

@@ -67,6 +67,17 @@ def decode(
     data: bytes, rows: torch.Tensor, counts: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor
 ) -> torch.Tensor:
     """The int64 symbols [N] that :func:`encode` coded with table rows ``rows`` [N]."""
+    try:
+        return _decode(data, rows, counts, offsets, lengths)
+    except (AssertionError, ValueError, RuntimeError, OverflowError) as e:  # constriction asserts on bad data
+        if isinstance(e, CorruptStreamError):
+            raise
+        raise CorruptStreamError(f"the coded data is invalid ({e})") from None
+
+
+def _decode(
+    data: bytes, rows: torch.Tensor, counts: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
     import constriction
 
     Uniform, RangeDecoder = constriction.stream.model.Uniform, constriction.stream.queue.RangeDecoder

@@ -1,0 +1,170 @@
+"""Learned codecs: exact round trips, the rate of the real file, and errors on bad files."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from untaught.models.compression import CodecFileError
+from untaught.models.compression.container import FORMAT_VERSION, MAGIC, Header, pack, unpack
+from untaught.registry import get_model_class
+
+CODECS = ["codec-factorized", "codec-hyperprior", "codec-mean-scale"]
+
+
+def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> torch.Tensor:
+    """A photograph-like uint8 image [1, C, h, w]: smooth shading, an edge, a little noise."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    base = torch.stack([0.5 + 0.4 * torch.sin(3 * xx + c + 4 * yy) for c in range(channels)])
+    base = base + 0.3 * (xx + 0.5 * yy > 0.7) + 0.03 * torch.randn(channels, h, w, generator=g)
+    return (base.clamp(0, 1) * 255).round().to(torch.uint8)[None]
+
+
+@pytest.fixture(scope="module", params=CODECS)
+def codec(request):
+    cls = get_model_class(request.param)
+    torch.manual_seed(0)
+    model = cls(cls.Config(channels=8, latent=12, hyper=8)).eval()
+    with torch.no_grad():
+        model.g_a[-1].weight.mul_(20)  # latents of several integers, as after training
+    model.finalize()
+    return model
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 1, 1), (1, 3, 37, 70), (1, 1, 65, 20), (1, 3, 64, 128)])
+def test_decompress_gives_the_test_time_reconstruction(codec, shape):
+    torch.set_num_threads(1)
+    x = smooth_image(shape[2], shape[3], shape[1])
+    data = codec.compress(x)
+    y = codec.decompress(data)
+    assert y.shape == x.shape and y.dtype == torch.uint8
+    assert torch.equal(y, codec.reconstruct(x))
+
+
+def test_file_size_is_the_estimated_rate(codec):
+    x = smooth_image(128, 192, seed=1)
+    data = codec.compress(x)
+    _, streams = unpack(data)
+    estimate = codec.estimate_bits(x) / 8
+    assert estimate > 500, "the test image must cost more than the tolerance"
+    assert abs(sum(map(len, streams)) - estimate) <= 0.01 * estimate + 64
+    assert abs(len(data) - estimate) <= 0.01 * estimate + 64
+
+
+def test_decoding_does_not_depend_on_the_thread_count(codec):
+    x = smooth_image(96, 160, seed=2)
+    data = codec.compress(x)
+    outputs = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        assert codec.compress(x) == data
+        outputs.append(codec.decompress(data))
+    torch.set_num_threads(1)
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_the_coding_tables_are_integer_and_normalised(codec):
+    total = 1 << 16
+    for counts, lengths in [(codec.table_counts, codec.table_lengths)] + (
+        [(codec.gauss_counts, codec.gauss_lengths)] if codec.prior != "factorized" else []
+    ):
+        assert counts.dtype == torch.int32
+        assert bool((counts.long().sum(1) == total).all())
+        for row, length in zip(counts, lengths.tolist(), strict=True):
+            assert bool((row[: length + 1] >= 1).all()) and bool((row[length + 1 :] == 0).all())
+
+
+def _forge(header: Header, streams: list[bytes]) -> bytes:
+    return pack(header, streams)
+
+
+def test_bad_files_are_clear_errors(codec):
+    x = smooth_image(40, 50)
+    data = codec.compress(x)
+    header, streams = unpack(data)
+    cases = {
+        b"\x89PNG\r\n\x1a\n" + bytes(40): "not an untaught compressed file",
+        data[:10]: "corrupt or truncated",
+        data[:-1]: "corrupt or truncated",
+        data[:20] + bytes([data[20] ^ 1]) + data[21:]: "checksum",
+        MAGIC + bytes([FORMAT_VERSION + 1]) + data[5:]: "format version 2 is not supported",
+        _forge(Header("codec-other", header.weights, 0, 3, 40, 50, header.padding), streams): "made by 'codec-other'",
+        _forge(Header(header.model, bytes(8), 0, 3, 40, 50, header.padding), streams): "weights 0000000000000000",
+        _forge(Header(header.model, header.weights, 0, 3, 40, 50, (1, 2)), streams): "padding",
+        _forge(Header(header.model, header.weights, 0, 3, 40, 50, header.padding), streams[:1] * 3): "stream",
+    }
+    for bad, message in cases.items():
+        with pytest.raises(CodecFileError, match=message):
+            codec.decompress(bad)
+    # a header that claims a huge image is refused before anything is allocated
+    body = data[:-4]
+    at = 6 + len(header.model) + 8 + 2
+    huge = body[:at] + struct.pack(">II", 16000, 16000) + body[at + 8 :]
+    with pytest.raises(CodecFileError, match="at most"):
+        codec.decompress(huge + struct.pack(">I", zlib.crc32(huge)))
+
+
+def test_fuzzed_files_end_in_a_clear_error_or_an_image(codec):
+    """Random byte flips, insertions and truncations, with and without a repaired checksum."""
+    import time
+
+    x = smooth_image(64, 64, seed=3)
+    data = codec.compress(x)
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    outcomes = {"error": 0, "image": 0}
+    for trial in range(300):
+        mutated = bytearray(data[:-4])
+        for _ in range(rng.integers(1, 4)):
+            kind = rng.integers(3)
+            at = int(rng.integers(len(mutated)))
+            if kind == 0:
+                mutated[at] ^= 1 << int(rng.integers(8))
+            elif kind == 1:
+                mutated.insert(at, int(rng.integers(256)))
+            else:
+                del mutated[at:]
+                if not mutated:
+                    mutated = bytearray(b"U")
+        crc = zlib.crc32(mutated) if trial % 2 else int(rng.integers(1 << 32))
+        try:
+            y = codec.decompress(bytes(mutated) + struct.pack(">I", crc))
+        except CodecFileError:
+            outcomes["error"] += 1
+        else:
+            assert y.dtype == torch.uint8 and y.dim() == 4
+            outcomes["image"] += 1
+    assert outcomes["error"] > 100
+    assert time.perf_counter() - started < 60
+
+
+def test_bad_images_are_named(codec):
+    with pytest.raises(ValueError, match=r"one uint8 image \[1, 1 or 3, H, W\]; got torch.float32"):
+        codec.compress(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"got torch.uint8 \(2, 3, 8, 8\)"):
+        codec.compress(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+    fresh = type(codec)(codec.config)
+    with pytest.raises(RuntimeError, match="no coding tables"):
+        fresh.compress(smooth_image(8, 8))
+
+
+def test_training_lowers_the_rate_distortion_loss():
+    cls = get_model_class("codec-mean-scale")
+    torch.manual_seed(0)
+    model = cls(cls.Config(shape=(3, 64, 64), channels=8, latent=8, hyper=8, lmbda=0.01))
+    x = torch.cat([smooth_image(64, 64, seed=s) for s in range(4)])
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(60):
+        loss, metrics = model.loss(x, generator=torch.Generator().manual_seed(step))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    assert set(metrics) == {"bpp", "psnr"}
