@@ -236,6 +236,7 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--patience", type=int, help="stop after this many epochs without validation improvement")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
+    p.add_argument("--init", metavar="RUN", help="start from the weights of this run (same architecture)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     if model_name:
         from .registry import get_model_class

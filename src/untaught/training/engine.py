@@ -39,7 +39,9 @@ class TrainConfig:
     ``epochs`` and ``max_time`` (minutes) bound the whole run, resumed parts included; with
     neither, 20 epochs. ``batch_size`` is global (split across ``devices``). ``select`` = 'best'
     keeps the weights of the epoch with the lowest validation NLL (or loss), 'last' the final
-    ones; ``patience`` stops after that many epochs without improvement.
+    ones; ``patience`` stops after that many epochs without improvement. ``init``: a run folder
+    whose weights the model starts from (fine-tuning, e.g. a codec at another rate-distortion
+    trade-off); the architecture must match.
     """
 
     data: str = "digits"
@@ -60,6 +62,7 @@ class TrainConfig:
     progress: bool = True
     select: str = "best"
     patience: int | None = None
+    init: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -107,6 +110,8 @@ def train(
     cfg = TrainConfig(**options)
     prepared = data if isinstance(data, TrainingData) else prepare(data, binarize=cfg.binarize, levels=cfg.levels)
     _check_fits(model, prepared)
+    if cfg.init:
+        _initialise(model, cfg.init)
     folder = _new_run_folder(out, model, cfg)
     return _fit(model, prepared, cfg, folder, resume_from=None)
 
@@ -154,6 +159,21 @@ def _check_fits(model: Model, data: TrainingData) -> None:
             f"{model.name} trains on labels (e.g. supervised fine-tuning), but {data.name!r} has unlabelled "
             "training examples (label -1); train it on a labelled dataset"
         )
+
+
+def _initialise(model: Model, run: str) -> None:
+    """Load the weights of run folder ``run`` into ``model`` (same architecture, any other settings)."""
+    from safetensors.torch import load_file
+
+    from ..io import WEIGHTS
+
+    weights = run_folder(run) / WEIGHTS
+    if not weights.is_file():
+        raise FileNotFoundError(f"--init {run}: the run has no {WEIGHTS} (has its training finished?)")
+    try:
+        model.load_state_dict(load_file(weights, device=str(next(model.parameters()).device)))
+    except RuntimeError as e:
+        raise ValueError(f"--init {run}: its weights do not fit this {model.name}: {e}") from None
 
 
 def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> Path:
