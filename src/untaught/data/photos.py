@@ -150,15 +150,15 @@ def register_photos(
     evaluation_only: bool = False,
     train_from: tuple[str, ...] = ("train",),
     val_from: str = "val",
-    val_images: int | None = None,
+    images: dict[str, int] | None = None,
     shrink: int = 1,
 ) -> DatasetInfo:
     """Register a photo dataset ``name`` read from ``folder`` (a name looked up as in the module
     docstring). ``sizes`` are the crops per split (stated, and checked when loaded).
     ``evaluation_only``: the folder holds the test images directly; train and val are refused.
     ``train_from``: the subfolders whose images give the training crops; ``val_from``: the subfolder
-    of the validation crops (its first ``val_images`` images); ``shrink``: every image is first
-    shrunk that many times (2 removes most JPEG artefacts)."""
+    of the validation crops; ``images``: how many images (the first ones) a split takes, if not all;
+    ``shrink``: every image is first shrunk that many times (2 removes most JPEG artefacts)."""
 
     def locate(root: str | None) -> Path:
         found = find_folder(folder, root)
@@ -186,7 +186,7 @@ def register_photos(
             random=split == "train",
             per_image=per_image,
             shrink=shrink,
-            limit=val_images if split == "val" else None,
+            limit=(images or {}).get(split),
         )
         if len(x) != sizes[split]:
             raise RuntimeError(f"dataset {name!r} ({split}): {len(x)} crops from {where}; expected {sizes[split]}")
@@ -226,22 +226,22 @@ BSDS500_CODEC = register_photos(
     "bsds500",
     crop=128,
     per_image=8,
-    sizes={"train": 2400, "val": 96, "test": 1200},
-    description="BSDS500 for codecs: 8 random 128x128 RGB crops per train and val image; grid crops of test images",
+    sizes={"train": 2400, "val": 96, "test": 300},
+    description="BSDS500 for codecs: 8 random 128x128 crops per train+val photograph; grid crops of 16 / 50 test ones",
     train_from=("train", "val"),
     val_from="test",
-    val_images=16,
+    images={"val": 16, "test": 50},
 )
 BSDS500_CODEC_HALF = register_photos(
     "bsds500-codec-half",
     "bsds500",
     crop=128,
     per_image=8,
-    sizes={"train": 2400, "val": 16, "test": 200},
+    sizes={"train": 2400, "val": 16, "test": 50},
     description="bsds500-codec with every photograph first shrunk 2x (fewer JPEG artefacts): 8 crops per image",
     train_from=("train", "val"),
     val_from="test",
-    val_images=16,
+    images={"val": 16, "test": 50},
     shrink=2,
 )
 KODAK = register_photos(
