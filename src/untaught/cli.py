@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "untaught.models.autoregressive.commands",
     "untaught.models.latent.commands",
     "untaught.models.compression.files",
+    "untaught.models.compression.commands",
 )
 
 

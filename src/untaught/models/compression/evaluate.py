@@ -294,8 +294,8 @@ def evaluate_images(
 ) -> Evaluation:
     """Code every image (name -> uint8 RGB [H, W, 3]) with our codecs at each of their levels and
     with the classic codecs at each target bpp (matched per image, ``side`` of the target).
-    ``threads``: images coded by the classic codecs in parallel (Pillow and torch release the GIL);
-    our codecs run one image at a time."""
+    ``threads``: images coded by the classic codecs in parallel (Pillow and torch release the GIL),
+    with one torch thread each; our codecs run one image at a time with the caller's torch threads."""
     if not images:
         raise ValueError("no images to evaluate")
     if threads < 1:
@@ -328,8 +328,16 @@ def evaluate_images(
         return rows
 
     if codecs:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            per_image = list(pool.map(classic_image, images.items()))
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        if threads > 1:  # parallel over images, one torch thread each
+            torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                per_image = list(pool.map(classic_image, images.items()))
+        finally:
+            torch.set_num_threads(torch_threads)
         by_codec: dict[str, list[Measurement]] = {c.name: [] for c in codecs}
         for rows in per_image:
             for m in rows:

@@ -1,0 +1,167 @@
+"""``untaught codec-eval FOLDER``: the rate-distortion table, BD-rates and plot of our codecs and of
+JPEG, WebP and JPEG 2000 on a folder of images (see :mod:`.evaluate` for what is measured).
+
+Our codecs are the shipped weights of the learned codecs (``--models``, default: every codec model
+with shipped weights; ``--qualities``, default: all shipped levels); the classic codecs run at the
+target bpps (``--targets``), matched per image. Writes ``table.md``, ``results.csv`` (one row per
+image and setting) and ``rd.png`` into ``--out``, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+
+def learned_codecs(models: Sequence[str] | None, qualities: Sequence[int] | None) -> list[Any]:
+    """Our codecs as :class:`.evaluate.LearnedCodec`: ``models`` by name (None: every codec model with
+    shipped weights, none if this version has no learned codecs), at ``qualities`` (None: every
+    shipped level)."""
+    from .evaluate import LearnedCodec
+
+    try:
+        from .codec import available_qualities, compress_image, decompress_image
+    except ImportError as e:
+        if models is None:
+            return []
+        raise RuntimeError(
+            f"the learned codecs are not available in this version of untaught ({e}); "
+            "run codec-eval without --models to measure the classic codecs only"
+        ) from None
+    from ...registry import model_names
+
+    shipped = {name: available_qualities(name) for name in model_names() if name.startswith("codec-")}
+    if models is None:
+        models = [name for name, levels in shipped.items() if levels]
+    codecs = []
+    for model in models:
+        levels = list(qualities) if qualities else shipped.get(model, [])
+        missing = [q for q in levels if q not in shipped.get(model, [])]
+        if not levels or missing:
+            offer = ", ".join(f"{name} (qualities {','.join(map(str, q))})" for name, q in shipped.items() if q)
+            raise ValueError(
+                f"untaught ships no weights for {model!r}"
+                + (f" at quality {','.join(map(str, missing))}" if missing else "")
+                + f"; expected one of: {offer or 'none (no codec weights are shipped yet)'}"
+            )
+        pairs = {q: (partial(compress_image, model=model, quality=q), decompress_image) for q in levels}
+        codecs.append(LearnedCodec(model, pairs))
+    return codecs
+
+
+def codec_eval(
+    folder: str | Path,
+    *,
+    out: str | Path,
+    models: Sequence[str] | None = None,
+    qualities: Sequence[int] | None = None,
+    classic: Sequence[str] | None = None,
+    targets: Sequence[float] | None = None,
+    side: str = "nearest",
+    max_images: int | None = None,
+    threads: int = 1,
+    progress: bool = True,
+) -> Any:
+    """Evaluate, print the table and BD-rates, write table.md, results.csv and rd.png into ``out``;
+    returns the :class:`.evaluate.Evaluation`."""
+    import torch
+
+    from ...io import atomic_write_bytes
+    from .classic import CODECS
+    from .evaluate import DEFAULT_TARGETS, evaluate_folder
+
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1; got {threads}")
+    torch.set_num_threads(threads)
+    codecs = learned_codecs(models, qualities)
+    if not codecs:
+        print("no learned codec with shipped weights: measuring the classic codecs only", file=sys.stderr)
+    result = evaluate_folder(
+        folder,
+        learned=codecs,
+        classic=tuple(CODECS) if classic is None else classic,
+        targets=DEFAULT_TARGETS if targets is None else targets,
+        side=side,
+        max_images=max_images,
+        threads=threads,
+        progress=(lambda line: print(line, file=sys.stderr, flush=True)) if progress else None,
+    )
+    table = result.table()
+    print(table, end="")
+    out = Path(out)
+    atomic_write_bytes(out / "table.md", table.encode())
+    atomic_write_bytes(out / "results.csv", result.csv().encode())
+    title = f"rate-distortion on {Path(folder).name}, {len(result.images)} images"
+    atomic_write_bytes(out / "rd.png", result.plot(title))
+    print(f"wrote table.md, results.csv and rd.png to {out} ({result.seconds:.0f} s, {threads} thread(s))")
+    return result
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,3,4; got {text!r}") from None
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.25,0.5,1; got {text!r}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def cmd_codec_eval(args: argparse.Namespace) -> int:
+    out = args.out or f"runs/codec-eval-{Path(args.folder).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    codec_eval(
+        args.folder,
+        out=out,
+        models=args.models,
+        qualities=args.qualities,
+        classic=args.codecs,
+        targets=args.targets,
+        side=args.side,
+        max_images=args.max_images,
+        threads=args.threads,
+        progress=args.progress,
+    )
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "codec-eval",
+        help="rate-distortion table, BD-rates and plot of our codecs and JPEG, WebP, JPEG 2000 on a folder",
+        description=(__doc__ or "").split("\n\n", 1)[1].strip(),
+    )
+    p.add_argument("folder", help="folder of images (PNG, JPEG, ...), e.g. ../shared/data/kodak")
+    p.add_argument("--models", nargs="+", metavar="NAME", help="our codecs (default: all with shipped weights)")
+    p.add_argument("--qualities", type=_ints, help="quality levels of our codecs, e.g. 1,2,3,4 (default: all shipped)")
+    p.add_argument(
+        "--codecs",
+        type=_names,
+        default=None,
+        help="classic codecs, comma-separated, '' for none (default: jpeg,webp,jpeg2000)",
+    )
+    p.add_argument("--targets", type=_floats, help="target bpps of the classic codecs (default 0.125,...,2)")
+    p.add_argument(
+        "--side",
+        choices=["nearest", "below", "above"],
+        default="nearest",
+        help="per image, the classic file nearest each target, or nearest from below / above (default nearest)",
+    )
+    p.add_argument("--out", help="output folder (default runs/codec-eval-FOLDER-TIME)")
+    p.add_argument("--max-images", type=int, help="only the first N images (by name)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads (default: all cores)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress lines on stderr")
+    p.set_defaults(func=cmd_codec_eval)
