@@ -13,8 +13,10 @@ Registered here: ``bsds500`` (the 500 photographs of the Berkeley Segmentation D
 (the 24 Kodak PhotoCD images, test split only, 128 x 128 RGB grid crops). Other sizes or grey
 crops: ``register_photos(name, folder, crop=..., grey=...)``.
 
-The folders are looked for in ``root`` (if given), the dataset cache (``$UNTAUGHT_DATA``), and any
-``shared/data/`` folder above the working directory or the package; labels are -1 (none).
+A folder is taken from ``$UNTAUGHT_BSDS500_DIR`` / ``$UNTAUGHT_KODAK_DIR`` when set, else looked
+for in ``root`` (if given), the dataset cache (``$UNTAUGHT_DATA``) and any ``shared/data/`` folder
+above the working directory or the package; else it is downloaded into the cache and checked file by
+file (:mod:`.photo_downloads`). Labels are -1 (none).
 
 References:
     Arbelaez, Maire, Fowlkes, Malik. Contour Detection and Hierarchical Image Segmentation.
@@ -24,13 +26,14 @@ References:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .download import DatasetUnavailableError, cache_dir
+from .photo_downloads import download_bsds500, download_kodak
 from .registry import DatasetInfo, Split, register
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
@@ -66,8 +69,19 @@ def _search_roots(root: str | None) -> Iterator[Path]:
             yield parent / "shared" / "data"
 
 
+def folder_variable(folder: str) -> str:
+    """The environment variable that points at a photo folder, e.g. ``UNTAUGHT_BSDS500_DIR``."""
+    return f"UNTAUGHT_{folder.upper().replace('-', '_')}_DIR"
+
+
 def find_folder(folder: str, root: str | None = None) -> Path | None:
-    """The first ``<search root>/<folder>`` that exists (see the module docstring), or None."""
+    """``$UNTAUGHT_<FOLDER>_DIR`` if set, else the first ``<search root>/<folder>`` that exists
+    (see the module docstring), or None."""
+    if os.environ.get(folder_variable(folder)):
+        given = Path(os.environ[folder_variable(folder)]).expanduser()
+        if not given.is_dir():
+            raise DatasetUnavailableError(f"${folder_variable(folder)} is {str(given)!r}, which is not a folder")
+        return given
     for base in _search_roots(root):
         if (base / folder).is_dir():
             return base / folder
@@ -152,23 +166,33 @@ def register_photos(
     val_from: str = "val",
     images: dict[str, int] | None = None,
     shrink: int = 1,
+    download: Callable[[Path], Path] | None = None,
 ) -> DatasetInfo:
     """Register a photo dataset ``name`` read from ``folder`` (a name looked up as in the module
     docstring). ``sizes`` are the crops per split (stated, and checked when loaded).
     ``evaluation_only``: the folder holds the test images directly; train and val are refused.
     ``train_from``: the subfolders whose images give the training crops; ``val_from``: the subfolder
     of the validation crops; ``images``: how many images (the first ones) a split takes, if not all;
-    ``shrink``: every image is first shrunk that many times (2 removes most JPEG artefacts)."""
+    ``shrink``: every image is first shrunk that many times (2 removes most JPEG artefacts);
+    ``download(folder) -> folder``: fetches the images when no local folder is found."""
 
     def locate(root: str | None) -> Path:
         found = find_folder(folder, root)
-        if found is None:
-            places = ", ".join(str(p / folder) for p in list(_search_roots(root))[:3])
-            raise DatasetUnavailableError(
-                f"dataset {name!r}: folder {folder!r} not found; place it at one of: {places}"
-                + ("" if evaluation_only else " (with train/, val/ and test/ subfolders of images)")
-            )
-        return found
+        if found is not None:
+            return found
+        target = cache_dir(root) / folder
+        reason = "untaught has no downloader for it"
+        if download is not None:
+            try:
+                return download(target)
+            except OSError as e:  # no network, refused, timed out
+                reason = f"downloading it failed ({e})"
+        places = ", ".join(str(p / folder) for p in list(_search_roots(root))[:3])
+        raise DatasetUnavailableError(
+            f"dataset {name!r}: folder {folder!r} not found and {reason}; set ${folder_variable(folder)} to "
+            f"the folder, or place it at one of: {places}"
+            + ("" if evaluation_only else " (with train/, val/ and test/ subfolders of images)")
+        )
 
     def load(split: str, root: str | None) -> Split:
         base = locate(root)
@@ -208,6 +232,7 @@ def register_photos(
 BSDS500 = register_photos(
     "bsds500",
     "bsds500",
+    download=download_bsds500,
     crop=128,
     per_image=8,
     sizes={"train": 1600, "val": 600, "test": 1200},
@@ -216,6 +241,7 @@ BSDS500 = register_photos(
 BSDS500_64 = register_photos(
     "bsds500-64",
     "bsds500",
+    download=download_bsds500,
     crop=64,
     per_image=16,
     sizes={"train": 3200, "val": 3500, "test": 7000},
@@ -224,6 +250,7 @@ BSDS500_64 = register_photos(
 BSDS500_CODEC = register_photos(
     "bsds500-codec",
     "bsds500",
+    download=download_bsds500,
     crop=128,
     per_image=8,
     sizes={"train": 2400, "val": 96, "test": 300},
@@ -235,6 +262,7 @@ BSDS500_CODEC = register_photos(
 BSDS500_CODEC_HALF = register_photos(
     "bsds500-codec-half",
     "bsds500",
+    download=download_bsds500,
     crop=128,
     per_image=8,
     sizes={"train": 2400, "val": 16, "test": 50},
@@ -251,4 +279,5 @@ KODAK = register_photos(
     sizes={"train": 0, "val": 0, "test": 576},
     description="Kodak PhotoCD, 24 images: 128x128 RGB grid crops, evaluation only",
     evaluation_only=True,
+    download=download_kodak,
 )
