@@ -1,14 +1,17 @@
 """SOM 20x20 on ``digits`` and Fashion-MNIST: untaught against MiniSom, XPySom and torchsom in one run.
 
-Every map has 20 x 20 units on a rectangular grid, a Gaussian neighbourhood whose radius goes from 10
-(half the grid) to 1, a learning rate starting at 0.5, PCA initialisation, and the same number of
-passes over the training images (scaled to [0, 1]). Each library trains with its own rule:
+Every map has 20 x 20 units on a rectangular grid, a Gaussian neighbourhood exp(-d²/2σ²) whose radius
+σ goes from 10 (half the grid) to 1, a learning rate starting at 0.5, PCA initialisation, and the same
+number of passes over the training images (scaled to [0, 1]). Each library trains with its own rule:
 
-* untaught batch: batch map on minibatches of 128, exponential decay (library defaults);
+* untaught batch: batch map on minibatches of 128, exponential decay over all passes but the last, which
+  converges at σ = 1 (the batch map of the whole pass, accumulated; library defaults, ``decay_steps_for``);
 * untaught online: Kohonen's rule one example at a time, exponential decay;
 * MiniSom: online rule, random order, σ ``inverse_decay_to_one``, learning rate ``inverse_decay_to_zero``
   (its default asymptotic decay would stop at σ = 10/3 and lose to everyone on quantisation error);
-* XPySom: batch map over each pass, exponential decay from (10, 0.5) to (1, 0.01);
+* XPySom: batch map over each pass, exponential decay from (10, 0.5) to (1, 0.01), ``std_coeff=1``. Its
+  default ``std_coeff=0.5`` makes its Gaussian exp(-2d²/σ²), i.e. radius σ/2: the row "XPySom σ/2" is
+  XPySom as it comes, and "untaught batch σ/2" untaught with the same narrower neighbourhood (5 -> 0.5);
 * torchsom: minibatches of 128, σ ``sig_inverse_decay_to_one``, learning rate ``lr_inverse_decay_to_zero``.
 
 Times are wall time, in two parts: ``init``, the library's PCA initialisation (untaught: moments of the
@@ -24,6 +27,7 @@ neighbours, MiniSom's definition) are computed by ONE function on every library'
 test split.
 
     python bench/som_peers.py [--threads 1] [--digits-epochs 20] [--fashion-epochs 3] [--fashion-train 10000]
+                              [--rounds 3]
 
 The online learners (MiniSom, torchsom's per-batch error bookkeeping, untaught's online rule) take
 1-3 s per 1000 Fashion-MNIST images per pass here, so by default the Fashion-MNIST maps see the first
@@ -41,7 +45,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from untaught.data import load_split
-from untaught.models.som import SOM, SOMConfig
+from untaught.models.som import SOM, SOMConfig, decay_steps_for
 
 ROWS = COLS = 20
 
@@ -57,11 +61,15 @@ def measures(weights: np.ndarray, test: torch.Tensor) -> tuple[float, float]:
 Fit = tuple[np.ndarray, float, float]  # prototypes [ROWS * COLS, D], init seconds, train seconds
 
 
-def ours(train: torch.Tensor, epochs: int, mode: str) -> Fit:
+def ours(train: torch.Tensor, epochs: int, mode: str, sigma: tuple[float, float] = (10.0, 1.0)) -> Fit:
     batch = 128
-    steps = epochs * (len(train) // batch)
     t0 = time.perf_counter()
-    model = SOM(SOMConfig(shape=(train.shape[1],), levels=None, rows=ROWS, cols=COLS, mode=mode, decay_steps=steps))
+    model = SOM(
+        SOMConfig(
+            shape=(train.shape[1],), levels=None, rows=ROWS, cols=COLS, mode=mode, sigma_start=sigma[0],
+            sigma_end=sigma[1], decay_steps=decay_steps_for(epochs, len(train) // batch, mode),
+        )
+    )  # fmt: skip
     gen = torch.Generator().manual_seed(0)
     perms = [torch.randperm(len(train), generator=gen) for _ in range(epochs)]  # the generator's only use
     with torch.no_grad():  # what the first step would do: PCA of the first minibatch
@@ -89,13 +97,13 @@ def minisom(train: np.ndarray, epochs: int) -> Fit:
     return som.get_weights().reshape(ROWS * COLS, -1), t1 - t0, time.perf_counter() - t1
 
 
-def xpysom(train: np.ndarray, epochs: int) -> Fit:
+def xpysom(train: np.ndarray, epochs: int, std_coeff: float = 1.0) -> Fit:
     from xpysom import XPySom
 
     t0 = time.perf_counter()
     som = XPySom(
         ROWS, COLS, train.shape[1], sigma=10, sigmaN=1, learning_rate=0.5, learning_rateN=0.01,
-        decay_function="exponential", random_seed=0,
+        decay_function="exponential", random_seed=0, std_coeff=std_coeff,
     )  # fmt: skip
     som.pca_weights_init(train)
     t1 = time.perf_counter()
@@ -118,44 +126,67 @@ def torchsom(train: torch.Tensor, epochs: int) -> Fit:
     return som.weights.detach().reshape(ROWS * COLS, -1).numpy(), t1 - t0, time.perf_counter() - t1
 
 
-def run(name: str, epochs: int, threads: int, limit: int | None = None) -> None:
+def run(name: str, epochs: int, threads: int, limit: int | None = None, rounds: int = 1) -> None:
     train = load_split(name, "train").x.flatten(1).float()[:limit]
     test = load_split(name, "test").x.flatten(1).float()
     levels = 17 if name == "digits" else 256
     train, test = train / (levels - 1), test / (levels - 1)
     train_np = train.numpy().astype(np.float64)
     print(
-        f"\n{name}: {len(train)} training x {train.shape[1]} dims, {epochs} passes, test {len(test)}; threads {threads}"
+        f"\n{name}: {len(train)} training x {train.shape[1]} dims, {epochs} passes, test {len(test)}; "
+        f"threads {threads}; {rounds} round(s), libraries alternating, median times"
     )
-    print(f"{'library':<18} {'total s':>9} {'init s':>8} {'train s':>9} {'QE (test)':>10} {'TE (test)':>10}")
-    rows = {}
     contenders = [
         ("untaught batch", lambda x, n, e: ours(x, e, "batch")),
         ("untaught online", lambda x, n, e: ours(x, e, "online")),
         ("MiniSom", lambda x, n, e: minisom(n, e)),
         ("XPySom", lambda x, n, e: xpysom(n, e)),
         ("torchsom", lambda x, n, e: torchsom(x, e)),
+        ("untaught batch σ/2", lambda x, n, e: ours(x, e, "batch", (5.0, 0.5))),
+        ("XPySom σ/2", lambda x, n, e: xpysom(n, e, 0.5)),
     ]
-    for label, fit in contenders:
-        with threadpool_limits(threads), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fit(train[:256], train_np[:256], 1)  # warm-up: first calls (imports, BLAS/LAPACK set-up) untimed
-                weights, init, seconds = fit(train, train_np, epochs)
-            except Exception as e:  # a peer failing is reported, not hidden
-                print(f"{label:<18} failed: {type(e).__name__}: {e}")
-                continue
-        qe, te = measures(weights, test)
-        rows[label] = (init + seconds, init, seconds, qe, te)
-        print(f"{label:<18} {init + seconds:9.2f} {init:8.2f} {seconds:9.2f} {qe:10.4f} {te:10.4f}")
-    peers = {k: v for k, v in rows.items() if not k.startswith("untaught")}
-    if peers and "untaught batch" in rows:
-        qe, te = rows["untaught batch"][3:]
+    results: dict[str, list[tuple[float, float, float, float]]] = {}  # label -> per round (init, train, QE, TE)
+    for r in range(rounds):
+        for label, fit in contenders:
+            if r and label not in results:
+                continue  # failed in the first round
+            with threadpool_limits(threads), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    if r == 0:  # warm-up: first calls (imports, BLAS/LAPACK set-up) untimed
+                        fit(train[:256], train_np[:256], 1)
+                    weights, init, seconds = fit(train, train_np, epochs)
+                except Exception as e:  # a peer failing is reported, not hidden
+                    print(f"{label:<18} failed: {type(e).__name__}: {e}")
+                    continue
+            results.setdefault(label, []).append((init, seconds, *measures(weights, test)))
+    head = f"{'library':<18} {'total s':>8} {'init s':>7} {'train s':>8} {'QE (test)':>10} {'TE (test)':>10}"
+    print(f"{head}  train s per round")
+    rows = {}
+    for label, runs in results.items():
+        init, seconds = float(np.median([x[0] for x in runs])), float(np.median([x[1] for x in runs]))
+        total = float(np.median([x[0] + x[1] for x in runs]))
+        qe, te = runs[0][2:]
+        same = all(x[2:] == runs[0][2:] for x in runs)
+        rows[label] = (total, init, seconds, qe, te)
+        per_round = " ".join(f"{x[1]:.2f}" for x in runs)
+        note = (
+            ""
+            if same
+            else "  (errors differ between rounds: " + ", ".join(f"{x[2]:.4f}/{x[3]:.4f}" for x in runs) + ")"
+        )
+        print(f"{label:<18} {total:8.2f} {init:7.2f} {seconds:8.2f} {qe:10.4f} {te:10.4f}  {per_round}{note}")
+    for half in (False, True):  # compare maps with the same neighbourhood only
+        ours_label = "untaught batch" + (" σ/2" if half else "")
+        peers = {k: v for k, v in rows.items() if not k.startswith("untaught") and k.endswith(" σ/2") == half}
+        if not peers or ours_label not in rows:
+            continue
+        qe, te = rows[ours_label][3:]
         for what, col in (("total", 0), ("train only", 2)):
             fastest = min(peers, key=lambda k: peers[k][col])
             print(
-                f"untaught batch vs the fastest peer by {what} time ({fastest}): "
-                f"{peers[fastest][col] / rows['untaught batch'][col]:.2f}x faster; "
+                f"{ours_label} vs the fastest peer with its neighbourhood by {what} time ({fastest}): "
+                f"{peers[fastest][col] / rows[ours_label][col]:.2f}x faster; "
                 f"QE {qe:.4f} vs {peers[fastest][3]:.4f}, TE {te:.4f} vs {peers[fastest][4]:.4f}"
             )
 
@@ -167,11 +198,12 @@ def main() -> None:
     p.add_argument("--fashion-epochs", type=int, default=3)
     p.add_argument("--fashion-train", type=int, default=10_000, help="first N training images (default 10000)")
     p.add_argument("--skip-fashion", action="store_true")
+    p.add_argument("--rounds", type=int, default=3, help="timed fits per library, alternating (default 3)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    run("digits", args.digits_epochs, args.threads)
+    run("digits", args.digits_epochs, args.threads, rounds=args.rounds)
     if not args.skip_fashion:
-        run("fashion-mnist", args.fashion_epochs, args.threads, args.fashion_train)
+        run("fashion-mnist", args.fashion_epochs, args.threads, args.fashion_train, args.rounds)
 
 
 if __name__ == "__main__":

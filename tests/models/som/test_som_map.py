@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import untaught
-from untaught.models.som import SOM, SOMConfig, decay, grid_adjacency, grid_positions, neighbourhood
+from untaught.models.som import SOM, SOMConfig, decay, decay_steps_for, grid_adjacency, grid_positions, neighbourhood
 from untaught.training import resume
 
 
@@ -115,6 +115,36 @@ def test_batch_and_online_reach_comparable_quantisation_error():
     assert abs(errors["batch"] - errors["online"]) < 0.15 * max(errors.values()), errors
 
 
+def test_after_the_decay_the_batch_rule_is_the_batch_map_of_everything_seen_since():
+    model = som2d(rows=3, cols=4, decay_steps=1, sigma_start=2.0, sigma_end=0.7)
+    v = square(90, seed=4)
+    parts = v.split(30)
+    model.step_vectors(parts[0], step=0, generator=None)  # decay phase: a minibatch step
+    nums, dens = [], []
+    for step, part in enumerate(parts[1:], start=1):
+        w = model.weight.detach().clone()
+        bmu = ((part[:, None] - w[None]) ** 2).sum(-1).argmin(1)
+        h = torch.exp(-model.grid_sq[bmu] / (2 * 0.7**2))
+        nums.append(h.T @ part)
+        dens.append(h.sum(0))
+        metrics = model.step_vectors(part, step=step, generator=None)
+        expected = sum(nums) / sum(dens)[:, None]  # Kohonen's batch map over the parts since the decay ended
+        torch.testing.assert_close(model.weight.detach(), expected)
+        assert metrics["sigma"] == pytest.approx(0.7) and metrics["lr"] == 1.0
+
+
+def test_a_final_converging_pass_lowers_the_quantisation_error():
+    v = square(1500, seed=5)
+    errors = {}
+    for label, passes in (("decay to the end", 10), ("last pass converges", 9)):
+        model = som2d(rows=8, cols=8, decay_steps=passes * 15, sigma_end=1.0)
+        fit(model, v, epochs=10, batch=100)
+        errors[label] = model.quantisation_error(v)
+    assert errors["last pass converges"] < 0.95 * errors["decay to the end"], errors
+    assert decay_steps_for(10, 15, "batch") == 135 and decay_steps_for(10, 15, "online") == 150
+    assert decay_steps_for(1, 15, "batch") == 15
+
+
 def test_online_mexican_hat_and_bubble_train():
     v = square(600, seed=2)
     for kind, bound in (("mexican-hat", 0.2), ("bubble", 0.12)):
@@ -134,7 +164,7 @@ def test_cosine_metric_ignores_the_scale_of_the_data():
     assert torch.equal(model.best_units(v), model.best_units(7.5 * v))
 
 
-def step_as_ranks(models: list[SOM], parts: list[torch.Tensor]) -> None:
+def step_as_ranks(models: list[SOM], parts: list[torch.Tensor], step: int = 0) -> None:
     """DDP in miniature: one thread per rank, ``reduce`` averaging what the ranks send."""
     sent = [None] * len(models)
     barrier = threading.Barrier(len(models))
@@ -150,7 +180,7 @@ def step_as_ranks(models: list[SOM], parts: list[torch.Tensor]) -> None:
         return reduce
 
     threads = [
-        threading.Thread(target=m.step_vectors, args=(p,), kwargs=dict(step=0, generator=None, reduce=reduce_for(r)))
+        threading.Thread(target=m.step_vectors, args=(p,), kwargs=dict(step=step, generator=None, reduce=reduce_for(r)))
         for r, (m, p) in enumerate(zip(models, parts, strict=True))
     ]
     for t in threads:
@@ -161,10 +191,13 @@ def step_as_ranks(models: list[SOM], parts: list[torch.Tensor]) -> None:
 
 def test_two_ranks_with_an_averaging_reduce_take_the_single_process_step():
     v = square(40, seed=3)
-    for mode in ("batch", "online"):
-        one, rank0, rank1 = (som2d(rows=3, cols=4, mode=mode) for _ in range(3))
-        step_as_ranks([rank0, rank1], [v[0::2], v[1::2]])
-        one.step_vectors(v, step=0, generator=None)
+    for mode, decay_steps in (("batch", 1000), ("online", 1000), ("batch", 0)):  # 0: converging
+        one, rank0, rank1 = (som2d(rows=3, cols=4, mode=mode, decay_steps=max(1, decay_steps)) for _ in range(3))
+        for m in (one, rank0, rank1):
+            m.config.decay_steps = decay_steps
+        for step in range(2):
+            step_as_ranks([rank0, rank1], [v[0::2], v[1::2]], step)
+            one.step_vectors(v, step=step, generator=None)
         assert torch.equal(rank0.weight, rank1.weight), mode  # the ranks stay identical
         assert bool(rank0.ready) and not torch.equal(rank0.weight, som2d(rows=3, cols=4).weight)
         if mode == "batch":  # the batch map of the whole batch, exactly
@@ -202,7 +235,7 @@ def test_encode_decode_and_components_on_images():
 def test_trains_through_the_engine_and_resumes_exactly(tmp_path):
     def model():
         torch.manual_seed(0)
-        return SOM(SOMConfig(shape=(1, 8, 8), levels=17, rows=6, cols=6, decay_steps=60))
+        return SOM(SOMConfig(shape=(1, 8, 8), levels=17, rows=6, cols=6, decay_steps=40))  # then converging
 
     opts = dict(batch_size=64, progress=False, threads=1, samples=0, select="last")
     whole = untaught.train(model(), "digits", out=tmp_path / "whole", epochs=3, **opts)

@@ -26,12 +26,12 @@ def cmd_som(args: argparse.Namespace) -> int:
 
     from ...training import prepare, train
     from ...training.engine import _is_main_process
-    from .som import SOM, SOMConfig
+    from .som import SOM, SOMConfig, decay_steps_for
 
     data = prepare(args.data, binarize=args.binarize, levels=args.levels)
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(SOMConfig) if f.name not in ("shape", "levels")}
-    if values["decay_steps"] is None:  # decay over the whole run
-        values["decay_steps"] = max(1, args.epochs * (len(data.train) // args.batch_size))
+    if values["decay_steps"] is None:  # decay over the run (the batch rule converges in its last pass)
+        values["decay_steps"] = decay_steps_for(args.epochs, len(data.train) // args.batch_size, values["mode"])
     torch.manual_seed(args.seed)
     model = SOM(SOMConfig(shape=data.shape, levels=data.levels, **values))
     run = train(

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .som import SOM, SOMConfig
+from .som import SOM, SOMConfig, decay_steps_for
 
 
 class SOMEstimator(TransformerMixin, BaseEstimator):
@@ -118,7 +118,7 @@ class SOMEstimator(TransformerMixin, BaseEstimator):
             shape=(v.shape[1],), levels=None, rows=self.n_rows, cols=self.n_cols, topology=self.topology,
             neighbourhood=self.neighbourhood, metric=self.metric, mode=self.mode, sigma_start=self.sigma_start,
             sigma_end=self.sigma_end, lr_start=self.learning_rate_start, lr_end=self.learning_rate_end,
-            decay=self.decay, decay_steps=self.n_iter * steps_per_pass, init=self.init,
+            decay=self.decay, decay_steps=decay_steps_for(self.n_iter, steps_per_pass, self.mode), init=self.init,
         )  # fmt: skip
         self.model_ = SOM(config).to(device=self.device, dtype=v.dtype)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

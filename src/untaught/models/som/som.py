@@ -9,7 +9,12 @@ Two training rules, both vectorised in torch (any device):
 
 * ``online`` (Kohonen's rule): examples one at a time, ``w_u += η h_u (x - w_u)``.
 * ``batch`` (Kohonen's batch map, on minibatches): ``w_u += η (Σ_x h_u(x) x / Σ_x h_u(x) - w_u)``;
-  with η = 1 and the whole data set as the batch this is the classic batch SOM.
+  with η = 1 and the whole data set as the batch this is the classic batch SOM. Once σ has reached
+  its end (update ``decay_steps`` on), the batch rule converges at that radius: every prototype is the
+  ratio of the neighbourhood-weighted sums of ALL examples seen since, ``Σ h_u(x) x / Σ h_u(x)``,
+  accumulated minibatch by minibatch in buffers — the whole-pass batch map, without the noise of
+  minibatch ratios that made small-radius minibatch steps pull sparsely hit units towards other
+  units' data. :func:`decay_steps_for` leaves the last pass for this phase.
 
 Training runs through the shared engine as :meth:`SOM.update`; the minibatch sums (batch rule) or
 the weight change (online rule) are averaged across DDP ranks by ``reduce``. Data are the dataset's
@@ -56,8 +61,9 @@ class SOMConfig(ModelConfig):
         lr_start, lr_end: learning rate (default: 1.0 -> 0.1 for the batch rule, whose minibatch means
             are already averages; 0.5 -> 0.01 for the online rule).
         decay: 'exponential', 'linear' or 'inverse' schedule for σ and the learning rate.
-        decay_steps: updates (minibatches) over which they go from start to end, then stay; ``untaught
-            som`` sets it to the whole run.
+        decay_steps: updates (minibatches) over which they go from start to end, then stay (the batch
+            rule then converges on accumulated sums, see the module); ``untaught som`` and the estimator
+            set it by :func:`decay_steps_for`: all passes but the last for the batch rule.
         init: 'pca' (a plane spanned by the first two principal components of the first batch) or
             'random' (Gaussian with the first batch's mean and variances).
     """
@@ -121,6 +127,12 @@ class SOMConfig(ModelConfig):
         return self.sigma_start if self.sigma_start is not None else max(self.rows, self.cols) / 2
 
 
+def decay_steps_for(passes: int, steps_per_pass: int, mode: str) -> int:
+    """Updates over which σ and the learning rate decay: all passes but the last for the batch rule
+    (its last pass is the convergence phase, the batch map at the final radius), all for the online rule."""
+    return max(1, (passes - (mode == "batch" and passes > 1)) * steps_per_pass)
+
+
 class SOM(Model):
     """Self-organising map with ``rows x cols`` prototypes of ``config.shape``.
 
@@ -142,6 +154,9 @@ class SOM(Model):
         # the data's bounding box (mexican-hat keeps prototypes inside it: its negative lobe diverges otherwise)
         self.register_buffer("low", torch.full((config.dims,), torch.inf))
         self.register_buffer("high", torch.full((config.dims,), -torch.inf))
+        # the batch rule's convergence phase: Σ h_u(x) x and Σ h_u(x) over every example since decay_steps
+        self.register_buffer("converge_sums", torch.zeros(config.units, config.dims))
+        self.register_buffer("converge_weights", torch.zeros(config.units))
         pos = grid_positions(config.rows, config.cols, config.topology)
         self.register_buffer("positions", pos.float(), persistent=False)
         self.register_buffer("grid_sq", torch.cdist(pos, pos).pow(2).float(), persistent=False)
@@ -218,9 +233,11 @@ class SOM(Model):
         if c.mode == "batch":
             h = neighbourhood(self.grid_sq.index_select(0, bmu), sigma, c.neighbourhood)  # [B, U]
             num, den = h.T @ v, h.sum(0)  # weighted sums [U, D] and weights [U]
-            if reduce is not None:  # means across ranks (their ratio is the sums' ratio)
-                sums = reduce(torch.cat([num.flatten() / len(v), den / len(v), qe[None]]))
+            if reduce is not None:  # means across ranks: the totals / ranks, so their ratio is the totals'
+                sums = reduce(torch.cat([num.flatten(), den, qe[None]]))
                 num, den, qe = sums[: c.units * c.dims].view(c.units, c.dims), sums[c.units * c.dims : -1], sums[-1]
+            if step >= c.decay_steps:  # converge: the batch map of every example since σ reached its end
+                num, den, lr = self.converge_sums.add_(num).clone(), self.converge_weights.add_(den), 1.0
             hit = den > 1e-12 * den.max().clamp_min(1e-30)  # units with (numerically) no weight stay
             change = num.div_(den.clamp_min(1e-30)[:, None]).sub_(self.weight)  # target - w, in place
             if not hit.all():
@@ -318,4 +335,4 @@ class SOM(Model):
         return self.weight[r * self.config.cols + c].reshape(len(z), *self.config.shape)
 
 
-__all__ = ["SOM", "Decay", "Neighbourhood", "SOMConfig", "Topology"]
+__all__ = ["SOM", "Decay", "Neighbourhood", "SOMConfig", "Topology", "decay_steps_for"]
