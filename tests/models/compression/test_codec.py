@@ -168,3 +168,41 @@ def test_training_lowers_the_rate_distortion_loss():
         losses.append(float(loss.detach()))
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     assert set(metrics) == {"bpp", "psnr"}
+
+
+def test_shipped_weights_and_the_command_line(codec, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from untaught.cli import main
+    from untaught.models.compression import codec as module
+
+    run = tmp_path / "run"
+    codec.save_pretrained(run)
+    monkeypatch.setattr(module, "WEIGHTS", tmp_path / "weights")
+    module.load_codec.cache_clear()
+    shipped = module.ship(run, 3, dest=tmp_path / "weights")
+    assert module.available_qualities(codec.name) == [3]
+    image = smooth_image(50, 70, seed=4)[0].permute(1, 2, 0).numpy()
+    data = module.compress_image(image, model=codec.name, quality=3)
+    assert module.decompress_image(data).shape == (50, 70, 3)
+    with pytest.raises(ValueError, match=r"no weights for .* at quality 9; available: 3"):
+        module.compress_image(image, model=codec.name, quality=9)
+    assert (shipped / "model.safetensors").stat().st_size < (run / "model.safetensors").stat().st_size
+
+    # the command line: a PNG in, a .utk file, a PNG out equal to the test-time reconstruction
+    Image.fromarray(image).save(tmp_path / "in.png")
+    assert main(["compress", str(tmp_path / "in.png"), "-o", str(tmp_path / "f.utk"), "--model", codec.name,
+                 "--quality", "3"]) == 0  # fmt: skip
+    assert "bpp" in capsys.readouterr().out
+    assert main(["decompress", str(tmp_path / "f.utk"), "-o", str(tmp_path / "out.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    expected = module.load_codec(codec.name, 3).reconstruct(torch.from_numpy(image).permute(2, 0, 1)[None])
+    assert np.array_equal(out, expected[0].permute(1, 2, 0).numpy())
+    # a truncated file: a clear error, and no output written
+    (tmp_path / "cut.utk").write_bytes((tmp_path / "f.utk").read_bytes()[:-9])
+    assert main(["decompress", str(tmp_path / "cut.utk"), "-o", str(tmp_path / "never.png")]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err and not (tmp_path / "never.png").exists()
+    (tmp_path / "text.png").write_text("not an image")
+    assert main(["compress", str(tmp_path / "text.png"), "-o", str(tmp_path / "g.utk")]) == 2
+    assert "cannot read" in capsys.readouterr().err and not (tmp_path / "g.utk").exists()
+    module.load_codec.cache_clear()

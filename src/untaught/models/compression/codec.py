@@ -393,7 +393,7 @@ def _as_tensor(image: np.ndarray) -> torch.Tensor:
         raise ValueError(f"image must be a uint8 array [H, W] (grey) or [H, W, 3] (RGB); got {got}")
     if image.ndim == 3 and image.shape[2] != 3:
         raise ValueError(f"image must have 3 channels (RGB) or none (grey); got shape {image.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(image))
+    x = torch.from_numpy(np.array(image, copy=True))  # owned and writable
     return (x[None, None] if x.dim() == 2 else x.permute(2, 0, 1)[None]).contiguous()
 
 
@@ -417,3 +417,37 @@ def decompress_image(data: bytes, *, model: str | None = None) -> np.ndarray:
         raise CodecFileError(f"cannot decode this file: {e}") from None
     x = codec.decompress(data)[0]
     return (x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)).numpy()
+
+
+def ship(run: str | Path, quality: int, dest: Path = WEIGHTS) -> Path:
+    """Turn the codec trained in run folder ``run`` into shipped weights ``dest/<model>-q<quality>``:
+    parameters stored in float16 (half the size; the codec then runs on exactly these values),
+    coding tables rebuilt from them, config and metrics of the run kept beside them."""
+    import dataclasses
+
+    from safetensors.torch import save
+
+    from ...io import METRICS, atomic_write_bytes, load_model, model_record, read_json, run_folder, write_json
+
+    if not 1 <= quality < 256:
+        raise ValueError(f"quality must be in [1, 255]; got {quality}")
+    folder = run_folder(run)
+    codec = load_model(folder)
+    if not isinstance(codec, Codec):
+        raise ValueError(f"{folder} holds a {type(codec).__name__}, not a learned codec")
+    codec.config = dataclasses.replace(codec.config, quality=quality)
+    with torch.no_grad():
+        for p in codec.parameters():
+            p.copy_(p.half().float())
+    codec.finalize()
+    state = {
+        k: (v.half() if v.is_floating_point() else v).detach().contiguous() for k, v in codec.state_dict().items()
+    }
+    target = dest / f"{codec.name}-q{quality}"
+    record = {**model_record(codec), "trained": read_json(folder / "config.json").get("train")}
+    if (folder / METRICS).is_file():
+        record["training_metrics"] = read_json(folder / METRICS)
+    atomic_write_bytes(target / "model.safetensors", save(state, metadata={"model": codec.name}))
+    write_json(target / "config.json", record)
+    load_codec.cache_clear()
+    return target

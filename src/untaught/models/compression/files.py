@@ -95,6 +95,14 @@ def cmd_decompress(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ship(args: argparse.Namespace) -> int:
+    from .codec import ship
+
+    target = ship(args.run, args.quality)
+    print(f"wrote {target}: `untaught compress IMAGE -o FILE --quality {args.quality}` now uses these weights")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "compress",
@@ -118,3 +126,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--model", help="run folder of the codec, if the file was made by weights untaught does not ship")
     p.add_argument("--threads", type=int, help="torch threads (the image does not depend on it)")
     p.set_defaults(func=cmd_decompress)
+
+    p = sub.add_parser("codec-ship", help="make a trained codec one of the shipped quality levels")
+    p.add_argument("run", help="run folder of a trained codec")
+    p.add_argument("--quality", type=int, required=True, help="the quality level it becomes (1 = smallest files)")
+    p.set_defaults(func=cmd_ship)
