@@ -1,14 +1,16 @@
 """Binary RBM (784-500) on binarised Fashion-MNIST: untaught's engine against scikit-learn's BernoulliRBM.
 
 Both train with the same algorithm and settings: PCD-1, 100 persistent chains, minibatch 100, SGD
-with learning rate ``--lr``, no momentum, no weight decay, float32, ``--epochs`` passes over the
-50,000 training images. Time per epoch counts the training steps only (untaught: the engine's
-measured step time; scikit-learn: ``partial_fit`` over the same batches). Both models are then
-scored by the SAME annealed importance sampling (untaught's AIS, data base rate, ``--ais-chains``
-runs x ``--ais-betas`` temperatures): log Z with its ±3σ interval and the mean test log-likelihood
-in nats (an estimate, as AIS log-likelihoods are).
+with learning rate ``--lr``, no momentum, no weight decay, ``--epochs`` passes over the 50,000
+training images (untaught in float32; scikit-learn's ``partial_fit`` converts to float64). Time per
+epoch counts the training steps only (untaught: the engine's measured step time; scikit-learn:
+``partial_fit`` over the same batches). Both models are then scored by the SAME annealed importance
+sampling (untaught's AIS, data base rate, ``--ais-chains`` runs x ``--ais-betas`` temperatures):
+log Z with its ±3σ interval and the mean test log-likelihood in nats (an estimate, as AIS
+log-likelihoods are).
 
     python bench/boltzmann_rbm.py [--epochs 10] [--threads 1] [--ais-betas 14500]
+    python bench/boltzmann_rbm.py --epochs 5 --seeds 3 --skip-defaults   # both libraries from seeds 0, 1, 2
     python bench/boltzmann_rbm.py --digits-only   # the same two algorithms where log Z is exact
 
 A second untaught row trains with its defaults (momentum 0.5 -> 0.9, weight cost 1e-4) for the
@@ -84,6 +86,47 @@ def digits_check(args) -> None:
         print(f"  seed {seed}: untaught {a:8.3f} nats, scikit-learn {b:8.3f} nats")
 
 
+def same_settings(seed: int, data, base: torch.Tensor, test_x: torch.Tensor, args) -> tuple[float, float]:
+    """Train untaught's RBM (engine) and scikit-learn's with the same algorithm from ``seed``; AIS-score both.
+    Returns the two test log-likelihood estimates (nats)."""
+    train_x = data.train.x.flatten(1).float()
+    # -- untaught, through the engine (the same algorithm as scikit-learn's) -----------------------
+    same = dict(hidden=500, k=1, persistent=True, chains=100, learning_rate=args.lr, momentum=0.0)
+    same |= dict(momentum_start=0.0, weight_cost=0.0, ais_betas=100, ais_chains=16)
+    torch.manual_seed(seed)
+    model = RBM(RBMConfig(shape=(1, 28, 28), **same))
+    run = untaught.train(
+        model, data, binarize="static", epochs=args.epochs, batch_size=100, threads=args.threads, progress=False,
+        samples=0, select="last", seed=seed, out=f"runs/bench-rbm-{seed}-{time.strftime('%Y%m%d-%H%M%S')}",
+    )  # fmt: skip
+    ours_epoch = run.metrics["train_step_seconds"] / args.epochs
+    print(f"untaught RBM (PCD-1, same settings): {ours_epoch:.2f} s/epoch (training steps), run {run.path}")
+
+    # -- scikit-learn's BernoulliRBM -----------------------------------------------------------------
+    x_np = train_x.numpy().astype(np.float32)
+    peer = BernoulliRBM(n_components=500, learning_rate=args.lr, batch_size=100, n_iter=1, random_state=seed)
+    seconds = 0.0
+    order_gen = np.random.default_rng(seed)
+    with threadpool_limits(args.threads):
+        for _ in range(args.epochs):
+            order = order_gen.permutation(len(x_np))
+            t0 = time.perf_counter()
+            for i in range(0, len(order) - 99, 100):
+                peer.partial_fit(x_np[order[i : i + 100]])
+            seconds += time.perf_counter() - t0
+    peer_epoch = seconds / args.epochs
+    print(f"scikit-learn BernoulliRBM (PCD-1):    {peer_epoch:.2f} s/epoch")
+    print(f"time per epoch ratio (scikit-learn / untaught): {peer_epoch / ours_epoch:.2f}x")
+
+    print(f"\nAIS: {args.ais_chains} chains x {args.ais_betas} temperatures, base rate of the training data")
+    ours = run.model
+    a = ais_report(f"untaught (same settings) seed {seed}", ours.weight.detach(), ours.visible_bias.detach(),
+                   ours.hidden_bias.detach(), base, test_x, args)  # fmt: skip
+    b = ais_report(f"scikit-learn seed {seed}", peer.components_.T, peer.intercept_visible_,
+                   peer.intercept_hidden_, base, test_x, args)  # fmt: skip
+    return a["test_ll"], b["test_ll"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -91,6 +134,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ais-chains", type=int, default=100)
     p.add_argument("--ais-betas", type=int, default=14_500)
+    p.add_argument("--seeds", type=int, default=1, help="train both libraries from seeds 0..N-1 (default 1)")
     p.add_argument("--skip-defaults", action="store_true", help="do not train the row with untaught's defaults")
     p.add_argument("--digits-only", action="store_true", help="only the exact-likelihood check on digits")
     args = p.parse_args()
@@ -106,41 +150,11 @@ def main() -> None:
     mean = train_x.mean(0).clamp(0.02, 0.98)
     base = torch.log(mean) - torch.log1p(-mean)
 
-    # -- untaught, through the engine (the same algorithm as scikit-learn's) -----------------------
-    same = dict(hidden=500, k=1, persistent=True, chains=100, learning_rate=args.lr, momentum=0.0)
-    same |= dict(momentum_start=0.0, weight_cost=0.0, ais_betas=100, ais_chains=16)
-    torch.manual_seed(0)
-    model = RBM(RBMConfig(shape=(1, 28, 28), **same))
-    run = untaught.train(
-        model, data, binarize="static", epochs=args.epochs, batch_size=100, threads=args.threads, progress=False,
-        samples=0, select="last", out=f"runs/bench-rbm-{time.strftime('%Y%m%d-%H%M%S')}",
-    )  # fmt: skip
-    ours_epoch = run.metrics["train_step_seconds"] / args.epochs
-    print(f"untaught RBM (PCD-1, same settings): {ours_epoch:.2f} s/epoch (training steps), run {run.path}")
-
-    # -- scikit-learn's BernoulliRBM -----------------------------------------------------------------
-    x_np = train_x.numpy().astype(np.float32)
-    peer = BernoulliRBM(n_components=500, learning_rate=args.lr, batch_size=100, n_iter=1, random_state=0)
-    seconds = 0.0
-    order_gen = np.random.default_rng(0)
-    with threadpool_limits(args.threads):
-        for _ in range(args.epochs):
-            order = order_gen.permutation(len(x_np))
-            t0 = time.perf_counter()
-            for i in range(0, len(order) - 99, 100):
-                peer.partial_fit(x_np[order[i : i + 100]])
-            seconds += time.perf_counter() - t0
-    peer_epoch = seconds / args.epochs
-    print(f"scikit-learn BernoulliRBM (PCD-1):    {peer_epoch:.2f} s/epoch")
-    print(f"time per epoch ratio (scikit-learn / untaught): {peer_epoch / ours_epoch:.2f}x")
-
-    print(f"\nAIS: {args.ais_chains} chains x {args.ais_betas} temperatures, base rate of the training data")
-    ours = run.model
-    ais_report("untaught (same settings)", ours.weight.detach(), ours.visible_bias.detach(),
-               ours.hidden_bias.detach(), base, test_x, args)  # fmt: skip
-    ais_report("scikit-learn BernoulliRBM", peer.components_.T, peer.intercept_visible_, peer.intercept_hidden_,
-               base, test_x, args)  # fmt: skip
-
+    results = [same_settings(seed, data, base, test_x, args) for seed in range(args.seeds)]
+    if args.seeds > 1:
+        print("\nseed  untaught (same settings)  scikit-learn  difference (nats, AIS estimates)")
+        for seed, (a, b) in enumerate(results):
+            print(f"{seed:4d}  {a:24.3f}  {b:12.3f}  {b - a:10.3f}")
     if not args.skip_defaults:
         torch.manual_seed(0)
         tuned = RBM(RBMConfig(shape=(1, 28, 28), hidden=500, ais_betas=100, ais_chains=16))
