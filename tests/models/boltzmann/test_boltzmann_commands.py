@@ -34,7 +34,7 @@ def test_pictures_of_filters_and_chains(rbm_run, tmp_path, capsys):
     assert "wrote 3 Gibbs chains" in capsys.readouterr().out
 
 
-def test_pictures_of_a_dbm(tmp_path, capsys):
+def test_pictures_and_ais_of_a_three_layer_dbm(tmp_path, capsys):
     torch.manual_seed(0)
     model = DBM(DBMConfig(shape=(1, 8, 8), hidden=(6, 5, 4), chains=10, pretrain_epochs=1))
     run = tmp_path / "run"
@@ -53,6 +53,13 @@ def test_pictures_of_a_dbm(tmp_path, capsys):
     shots = chain_snapshots(loaded, 2, 30, 10, torch.Generator().manual_seed(0))
     _, expected = loaded.gibbs(2, 30, torch.Generator().manual_seed(0), every=10)
     assert torch.equal(shots, torch.stack(expected, 1).reshape(-1, 1, 8, 8))
+    # untaught ais: the exact log Z (odd layers: 6 + 4 units) inside the AIS interval, a bound on the test split
+    assert main(["ais", str(run), "--exact"]) == 0
+    exact = float(re.search(r"log Z = (-?[\d.]+) nats \(exact\)", capsys.readouterr().out).group(1))
+    assert main(["ais", str(run), "--chains", "50", "--betas", "300"]) == 0
+    out = capsys.readouterr().out
+    low, high = map(float, re.search(r"interval \[(-?[\d.]+), (-?[\d.]+)\]", out).groups())
+    assert low <= exact <= high and "lower bound, log Z AIS estimate" in out
 
 
 def test_ais_interval_holds_the_exact_log_z(rbm_run, capsys):
