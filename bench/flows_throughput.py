@@ -7,6 +7,11 @@ transformed digits (D = 64, continuous):
   layers (nflows/normflows: ``MaskedAffineAutoregressiveTransform(64, 256, num_blocks=1,
   use_residual_blocks=False)`` + reversal; zuko: ``MAF(64, transforms=5, hidden_features=(256, 256))``).
 * RealNVP: 6 affine couplings on alternating halves, MLP conditioners with two hidden layers of 256.
+* Glow (untaught and normflows only; nflows and zuko have no Glow model): the same batches as
+  1x8x8 images, 2 levels x 8 steps of actnorm, LU 1x1 convolution and affine coupling with
+  ``sigmoid(h + 2)`` scale and Glow's conditioner (conv 3x3, conv 1x1, zero conv 3x3; 128 channels),
+  half the channels factored out after the first level, standard normal base (normflows:
+  ``MultiscaleFlow`` of ``GlowBlock(split_mode="channel")``, ``Squeeze``, ``Merge``, fixed ``DiagGaussian``).
 
 Every library is timed with the same optimizer (Adam with ``fused=True``, as untaught's engine
 builds it), so the comparison is of the flows, not of the optimizers. A training step is
@@ -26,10 +31,11 @@ import time
 import torch
 
 from untaught.data import dequantize, load_split
-from untaught.models.flows import MAF, RealNVP
+from untaught.models.flows import MAF, Glow, RealNVP
 from untaught.training.module import adam
 
 D, H, LAYERS, COUPLINGS, BATCH, SAMPLES = 64, 256, 5, 6, 256, 1000
+IMAGE, GLOW_LEVELS, GLOW_STEPS, GLOW_HIDDEN = (1, 8, 8), 2, 8, 128  # Glow sees each row of D as a 1x8x8 image
 
 
 def digits_batches(steps: int) -> list[torch.Tensor]:
@@ -52,6 +58,11 @@ def ours_maf():
 def ours_realnvp():
     model = RealNVP(RealNVP.Config(shape=(D,), levels=None, couplings=COUPLINGS // 2, hidden=H, blocks=2))
     return model, lambda x: model.loss(x)[0], lambda n: model.sample(n)
+
+
+def ours_glow():
+    model = Glow(Glow.Config(shape=IMAGE, levels=None, scales=GLOW_LEVELS, steps=GLOW_STEPS, hidden=GLOW_HIDDEN))
+    return model, lambda x: model.loss(x.view(-1, *IMAGE))[0], lambda n: model.sample(n)
 
 
 def zuko_maf():
@@ -136,6 +147,26 @@ def normflows_realnvp():
     return _normflows(flows)
 
 
+def normflows_glow():
+    import normflows as nf
+
+    c, side = IMAGE[0], IMAGE[1]
+    flows, merges, q0 = [], [], []
+    for i in range(GLOW_LEVELS):  # i = 0 is the coarsest level (normflows builds from the noise side)
+        channels = c * 2 ** (GLOW_LEVELS + 1 - i)
+        steps = [nf.flows.GlowBlock(channels, GLOW_HIDDEN, split_mode="channel") for _ in range(GLOW_STEPS)]
+        flows.append([*steps, nf.flows.Squeeze()])
+        if i == 0:
+            latent = (c * 2 ** (GLOW_LEVELS + 1), side // 2**GLOW_LEVELS, side // 2**GLOW_LEVELS)
+        else:
+            merges.append(nf.flows.Merge())
+            scale = 2 ** (GLOW_LEVELS - i)
+            latent = (c * scale, side // scale, side // scale)
+        q0.append(nf.distributions.DiagGaussian(latent, trainable=False))
+    model = nf.MultiscaleFlow(q0, flows, merges, class_cond=False)
+    return model, lambda x: model.forward_kld(x.view(-1, *IMAGE)), lambda n: model.sample(n)[0]
+
+
 LIBRARIES = {
     "MAF": {"untaught": ours_maf, "nflows": nflows_maf, "normflows": normflows_maf, "zuko": zuko_maf},
     "RealNVP": {
@@ -144,6 +175,7 @@ LIBRARIES = {
         "normflows": normflows_realnvp,
         "zuko": zuko_realnvp,
     },
+    "Glow": {"untaught": ours_glow, "normflows": normflows_glow},
 }
 
 
@@ -165,7 +197,7 @@ def time_sampling(sample_fn) -> float:
     start = time.perf_counter()
     with torch.no_grad():
         x = sample_fn(SAMPLES)
-    assert x.shape == (SAMPLES, D) and torch.isfinite(x).all()
+    assert x.reshape(SAMPLES, -1).shape == (SAMPLES, D) and torch.isfinite(x).all()
     return SAMPLES / (time.perf_counter() - start)
 
 
