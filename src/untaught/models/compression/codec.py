@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +40,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..base import Model, ModelConfig
+from ..base import ModelConfig
 from . import coding
-from .container import CodecFileError, Header, pack, unpack
+from .base import ImageCodec
+from .container import CodecFileError, pack, unpack
 from .entropy import SCALE_MIN, SCALES, FactorizedDensity, gaussian_mass, gaussian_tables, scale_index
 from .layers import analysis, hyper_analysis, hyper_synthesis, synthesis
 
@@ -111,12 +111,14 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-class Codec(Model):
-    """Base of the learned codecs; subclasses set ``prior`` ('factorized', 'scale', 'mean-scale')."""
+class Codec(ImageCodec):
+    """Base of the rate-distortion codecs; subclasses set ``prior`` ('factorized', 'scale',
+    'mean-scale')."""
 
     Config = CodecConfig
     prior: ClassVar[str] = "mean-scale"
-    stride: ClassVar[int] = 64  # images are padded to a multiple of this
+    stride = 64  # images are padded to a multiple of this
+    streams = 2  # z, then y
 
     def __init__(self, config: CodecConfig) -> None:
         super().__init__(config)
@@ -174,7 +176,7 @@ class Codec(Model):
         else:
             from .quality import ms_ssim
 
-            similarity = ms_ssim(x_hat.clamp(0, 1), x)
+            similarity = ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0).mean()
             distortion, metrics["ms_ssim"] = 1 - similarity, similarity.detach()
         return bpp + self.config.lmbda * distortion, metrics
 
@@ -194,33 +196,9 @@ class Codec(Model):
             self.gauss_offsets.copy_(offsets)
             self.gauss_lengths.copy_(lengths)
 
-    def weights_hash(self) -> bytes:
-        """First 8 bytes of the SHA-256 of every weight and table, in name order."""
-        digest = hashlib.sha256()
-        for name, value in sorted(self.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-        return digest.digest()[:8]
-
     def _check_tables(self) -> None:
         if int(self.table_counts[0].sum()) == 0:
             raise RuntimeError(f"{self.name} has no coding tables: call finalize() after training")
-
-    def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """uint8 [1, C, H, W] (C = 1 or 3) -> float RGB [1, 3, H', W'] in [0, 1], padded by replication
-        to multiples of the stride, and the padding (bottom, right)."""
-        if (
-            not isinstance(x, torch.Tensor)
-            or x.dtype != torch.uint8
-            or x.dim() != 4
-            or x.shape[:2] not in ((1, 1), (1, 3))
-        ):
-            got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be one uint8 image [1, 1 or 3, H, W]; got {got}")
-        h, w = x.shape[-2:]
-        pad = (-h % self.stride, -w % self.stride)
-        image = x.float().div(255).expand(1, 3, h, w)
-        return F.pad(image, (0, pad[1], 0, pad[0]), mode="replicate"), pad
 
     def _symbols(self, x: torch.Tensor):
         """Quantised latents of a prepared image, with what coding them needs."""
@@ -243,21 +221,13 @@ class Codec(Model):
             mean, raw = torch.zeros_like(params), params
         return mean, scale_index(F.softplus(raw).clamp_min(SCALE_MIN))
 
-    def _synthesise(self, y_hat: torch.Tensor, channels: int, h: int, w: int) -> torch.Tensor:
-        """uint8 [1, channels, h, w] from the quantised latent (the padding cropped off)."""
-        x_hat = self.g_s(y_hat.float())[:, :, :h, :w].clamp(0, 1)
-        if channels == 1:  # ITU-R 601 luma, as Pillow converts RGB to L
-            x_hat = (x_hat * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-        return x_hat.mul(255).round().to(torch.uint8)
-
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The test-time forward pass: the image that ``decompress(compress(x))`` returns."""
         self._check_tables()
-        prepared, _ = self._prepare(x)
-        y, _z_hat, mean, _ = self._symbols(prepared)
+        y, _, mean, _ = self._symbols(self.prepare(x)[0])
         y_hat = y if mean is None else torch.round(y.double() - mean) + mean
-        return self._synthesise(y_hat, *x.shape[1:])
+        return self.to_image(self.g_s(y_hat.float()), *x.shape[1:])
 
     @torch.no_grad()
     def estimate_bits(self, x: torch.Tensor) -> float:
@@ -265,7 +235,7 @@ class Codec(Model):
         quantised latents of the uint8 image ``x`` [1, C, H, W]: what :meth:`compress` should spend
         on its streams, headers and coder overhead aside."""
         self._check_tables()
-        y, z_hat, mean, rows = self._symbols(self._prepare(x)[0])
+        y, z_hat, mean, rows = self._symbols(self.prepare(x)[0])
         if z_hat is None:
             return float(-torch.log2(copy.deepcopy(self.y_density).double().mass(y.double())).sum())
         q = torch.round(y.double() - mean)
@@ -276,7 +246,7 @@ class Codec(Model):
     def compress(self, x: torch.Tensor) -> bytes:
         """A ``.utk`` file holding the uint8 image ``x`` [1, C, H, W] (C = 1 or 3, any H, W)."""
         self._check_tables()
-        prepared, pad = self._prepare(x)
+        prepared, pad = self.prepare(x)
         y, z_hat, mean, rows = self._symbols(prepared)
         if z_hat is None:
             streams = [self._code_factorized(y)]
@@ -286,9 +256,7 @@ class Codec(Model):
                 self._code_factorized(z_hat),
                 coding.encode(q, rows, self.gauss_counts, self.gauss_offsets, self.gauss_lengths),
             ]
-        c, h, w = x.shape[1:]
-        header = Header(self.name, self.weights_hash(), self.config.quality, c, h, w, pad)
-        return pack(header, streams)
+        return pack(self.header(x, pad), streams)
 
     def _code_factorized(self, v: torch.Tensor) -> bytes:
         rows = torch.arange(v.shape[1]).view(1, -1, 1, 1).expand_as(v)
@@ -298,28 +266,11 @@ class Codec(Model):
         rows = torch.arange(shape[1]).view(1, -1, 1, 1).expand(shape)
         return coding.decode(data, rows, self.table_counts, self.table_offsets, self.table_lengths).view(shape)
 
-    def check_header(self, header: Header) -> None:
-        """Refuse a file made by another model or other weights."""
-        if header.model != self.name:
-            raise CodecFileError(f"the file was made by {header.model!r}; this model is {self.name!r}")
-        if header.weights != self.weights_hash():
-            raise CodecFileError(
-                f"the file was made by {header.model} weights {header.weights.hex()}; these weights are "
-                f"{self.weights_hash().hex()} (quality {self.config.quality})"
-            )
-
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:
         """The uint8 image [1, C, H, W] held by a ``.utk`` file made by this model."""
         self._check_tables()
-        header, streams = unpack(data)
-        self.check_header(header)
-        expected = 1 if self.prior == "factorized" else 2
-        if len(streams) != expected:
-            raise CodecFileError(f"{self.name} files hold {expected} stream(s); this one holds {len(streams)}")
-        h, w = header.height + header.padding[0], header.width + header.padding[1]
-        if h % self.stride or w % self.stride or header.padding[0] >= self.stride or header.padding[1] >= self.stride:
-            raise CodecFileError(f"the padded size {w}x{h} is not the padding this model writes")
+        header, streams, (h, w) = self.read(data)
         latent = (1, self.config.latent, h // 16, w // 16)
         try:
             if self.prior == "factorized":
@@ -331,7 +282,7 @@ class Codec(Model):
                 y_hat = q.view(latent).double() + mean
         except (coding.CorruptStreamError, ValueError, OverflowError) as e:
             raise CodecFileError(f"the file's coded data is corrupt ({e})") from None
-        return self._synthesise(y_hat, header.channels, header.height, header.width)
+        return self.to_image(self.g_s(y_hat.float()), header.channels, header.height, header.width)
 
 
 class FactorizedPriorCodec(Codec):
@@ -339,6 +290,7 @@ class FactorizedPriorCodec(Codec):
     description = "Learned codec with a factorized prior on the latents (Ballé et al. 2017)"
     prior = "factorized"
     stride = 16
+    streams = 1
 
 
 class ScaleHyperpriorCodec(Codec):
@@ -382,7 +334,7 @@ def load_codec(model: str = "codec-mean-scale", quality: int | None = None) -> C
                 + " (or train your own codec and pass its run folder as the model)"
             )
         codec = load_model(folder)
-    if not isinstance(codec, Codec):
+    if not isinstance(codec, ImageCodec):
         raise ValueError(f"{model} holds a {type(codec).__name__}, not a learned codec")
     return codec.eval()
 
