@@ -20,6 +20,7 @@ TINY = {
     "ffjord": dict(shape=(2,), levels=None, hidden=(8,), rtol=1e-7, atol=1e-7),
     "gated-pixelcnn": dict(layers=2, channels=4, head=4, kernel=3),
     "pixelcnn": dict(blocks=2, channels=4, head=4, kernel=3),
+    "pixelcnn++": dict(shape=(3, 2, 2), levels=2, channels=4, resnets=1, scales=2, mixtures=2),
     "ae": dict(hidden=(5,), code=2),
     "conv-ae": dict(channels=(3, 4), code=2, shape=(1, 5, 6), levels=4),
     "dae": dict(hidden=(5,), code=3, corruption="salt-pepper", noise=0.3),

@@ -22,6 +22,7 @@ _MODELS: dict[str, str] = {
     "ffjord": "untaught.models.flows.continuous:FFJORD",
     "gated-pixelcnn": "untaught.models.autoregressive.gated_pixelcnn:GatedPixelCNN",
     "pixelcnn": "untaught.models.autoregressive.pixelcnn:PixelCNN",
+    "pixelcnn++": "untaught.models.autoregressive.pixelcnn_pp:PixelCNNPP",
     "ae": "untaught.models.autoencoders.autoencoder:Autoencoder",
     "conv-ae": "untaught.models.autoencoders.autoencoder:ConvAutoencoder",
     "dae": "untaught.models.autoencoders.autoencoder:DenoisingAutoencoder",

@@ -9,6 +9,16 @@ Parameters per dimension: ``3 K`` values, [mixture logits (K), means (K), log sc
 probability is computed in log space (``log(sigmoid(a) - sigmoid(b)) = a - softplus(a) -
 softplus(b) + log(1 - exp(b - a))``), so no bin underflows to log 0.
 
+Colour pixels (:func:`channel_conditionals`): PixelCNN++ models a pixel's C channels jointly with
+one mixture whose component k is shared by the channels, and whose mean of channel c moves linearly
+with the earlier channels' values (for RGB: G on R, B on R and G):
+
+    P(x) = sum_k pi_k prod_c P(x_c | mu_ck + sum_{c' < c} a_kcc' x_c', s_ck)
+
+This is written as C per-channel conditionals in the format above, so that every autoregressive
+model keeps one likelihood: channel c's mixture weights are the posterior of the component given the
+earlier channels, ``pi_k prod_{c' < c} P_k(x_c')`` renormalised; their product is the joint.
+
 References:
     Salimans, Karpathy, Chen, Kingma. PixelCNN++: Improving the PixelCNN with Discretized Logistic
     Mixture Likelihood and Other Modifications. ICLR 2017. https://arxiv.org/abs/1701.05517
@@ -19,6 +29,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+# log scales are clamped to [-7, 7] (the paper's lower bound; the upper one keeps a very wide logistic's
+# bins from underflowing to probability 0)
+LOG_SCALE_BOUND = 7.0
+
 
 def params_per_dim(components: int) -> int:
     """3 K: mixture logits, means and log scales of ``components`` logistics."""
@@ -27,11 +41,19 @@ def params_per_dim(components: int) -> int:
     return 3 * components
 
 
+def joint_params(components: int, colors: int) -> int:
+    """Parameters per pixel of PixelCNN++'s joint mixture over ``colors`` channels:
+    K (1 + 2 C + C (C - 1) / 2) (10 K for RGB)."""
+    if components < 1 or colors < 1:
+        raise ValueError(f"components and colors must be >= 1; got {components}, {colors}")
+    return components * (1 + 2 * colors + colors * (colors - 1) // 2)
+
+
 def _split(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if params.shape[-1] % 3:
         raise ValueError(f"params must end in 3 K values (logits, means, log scales); got {params.shape[-1]}")
     logits, means, log_scales = params.chunk(3, -1)
-    return torch.log_softmax(logits, -1), means, log_scales.clamp(min=-7.0)
+    return torch.log_softmax(logits, -1), means, log_scales.clamp(-LOG_SCALE_BOUND, LOG_SCALE_BOUND)
 
 
 def _log_bin(
@@ -77,3 +99,39 @@ def sample(params: torch.Tensor, u: torch.Tensor, levels: int, temperature: floa
     probs = torch.softmax(level_log_probs(params, levels) / temperature, -1)
     cdf = probs.cumsum(-1)[..., :-1]
     return (cdf < u.to(cdf.dtype).unsqueeze(-1)).sum(-1)
+
+
+def channel_conditionals(params: torch.Tensor, x: torch.Tensor, levels: int) -> torch.Tensor:
+    """PixelCNN++'s joint mixture over a pixel's channels as each channel's conditional.
+
+    params [..., K (1 + 2 C + C (C - 1) / 2)]: mixture logits (K), means (C x K), log scales (C x K),
+    and the coefficients (C (C - 1) / 2 x K, through tanh) of channel c's mean on each earlier channel
+    c' < c, in the order (1, 0), (2, 0), (2, 1), ... (for RGB: G on R, B on R, B on G). x [..., C]:
+    the pixel's levels in [0, levels) (floats allowed; only channels before c enter channel c).
+    Returns [..., C, 3 K]: channel c's conditional given channels < c, in this module's format; the
+    sum of their :func:`log_prob` is the log of the joint mixture (see the module doc).
+    """
+    colors = x.shape[-1]
+    per = joint_params(1, colors)
+    k = params.shape[-1] // per
+    if k < 1 or params.shape[-1] != k * per or params.shape[:-1] != x.shape[:-1]:
+        raise ValueError(
+            f"params must have shape {tuple(x.shape[:-1])} + (K x {per},) for a pixel of C = {colors} channels; "
+            f"got {tuple(params.shape)}"
+        )
+    pairs = colors * (colors - 1) // 2
+    logits, means, log_scales, coeffs = params.split([k, colors * k, colors * k, pairs * k], -1)
+    means, log_scales = means.unflatten(-1, (colors, k)), log_scales.unflatten(-1, (colors, k))
+    coeffs = torch.tanh(coeffs).unflatten(-1, (pairs, k))
+    level = x.detach().round()
+    centre = (2 * x / (levels - 1) - 1).unsqueeze(-1)  # [..., C, 1] in [-1, 1]
+    out = []
+    for c in range(colors):
+        first = c * (c - 1) // 2  # coefficients of channel c on channels 0 .. c-1
+        mean = means[..., c, :] + sum(coeffs[..., first + e, :] * centre[..., e, :] for e in range(c))
+        out.append(torch.cat([logits, mean, log_scales[..., c, :]], -1))
+        if c + 1 < colors:  # the component's posterior after seeing channel c
+            v = level[..., c : c + 1]
+            scale = log_scales[..., c, :].clamp(-LOG_SCALE_BOUND, LOG_SCALE_BOUND)
+            logits = logits + _log_bin(centre[..., c, :], mean, scale, levels, v == levels - 1, v == 0)
+    return torch.stack(out, -2)

@@ -14,7 +14,8 @@ Autoregressive Models): a sampler keeps, for each masked convolution, a zero-pad
 input (:meth:`MaskedConv2d.cache`); when a pixel is generated it writes the layer's input at that
 pixel into the cache (:meth:`MaskedConv2d.write`) and computes the output at that pixel only
 (:meth:`MaskedConv2d.at`) or for one whole row (:meth:`MaskedConv2d.row`). Positions the mask
-excludes may hold stale values: their weights are zero.
+excludes may hold stale values: their weights are zero. :class:`ShiftedConvTranspose2d` is
+PixelCNN++'s causal up-sampling, with the same row cache.
 
 References:
     van den Oord, Kalchbrenner, Kavukcuoglu. Pixel Recurrent Neural Networks. ICML 2016.
@@ -69,11 +70,12 @@ def causal_mask(
 
 
 class MaskedConv2d(nn.Module):
-    """A 2-D convolution with zero padding ``pad = (top, bottom, left, right)`` and a fixed mask.
+    """A 2-D convolution with zero padding ``pad = (top, bottom, left, right)``, a fixed mask and a
+    ``stride`` (both directions).
 
-    x: [B, in, H, W] -> [B, out, H + top + bottom - kh + 1, W + left + right - kw + 1]. ``mask``
-    [out, in, kh, kw] (None: all open) is a non-persistent buffer: it is rebuilt from the config,
-    never saved.
+    x: [B, in, H, W] -> [B, out, (H + top + bottom - kh) // stride + 1, (W + left + right - kw) //
+    stride + 1]. ``mask`` [out, in, kh, kw] (None: all open) is a non-persistent buffer: it is
+    rebuilt from the config, never saved.
     """
 
     def __init__(
@@ -84,10 +86,13 @@ class MaskedConv2d(nn.Module):
         pad: tuple[int, int, int, int],
         mask: torch.Tensor | None = None,
         bias: bool = True,
+        stride: int = 1,
     ) -> None:
         super().__init__()
         kh, kw = kernel
-        self.kernel, self.pad = (kh, kw), pad
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1; got {stride}")
+        self.kernel, self.pad, self.stride = (kh, kw), pad, stride
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kh, kw))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         if mask is not None and tuple(mask.shape) != tuple(self.weight.shape):
@@ -120,7 +125,7 @@ class MaskedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         top, bottom, left, right = self.pad
-        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.masked_weight(), self.bias)
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.masked_weight(), self.bias, self.stride)
 
     # -- caches for fast sampling ---------------------------------------------------------------
     def cache(self, n: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
@@ -145,14 +150,57 @@ class MaskedConv2d(nn.Module):
     def at(self, cache: torch.Tensor, i: int, j: int) -> torch.Tensor:
         """The output at pixel (i, j) from the cached input: [n, out]."""
         kh, kw = self.kernel
-        patch = cache[:, :, i : i + kh, j : j + kw].flatten(1)
+        s = self.stride
+        patch = cache[:, :, s * i : s * i + kh, s * j : s * j + kw].flatten(1)
         out = patch @ self.masked_weight().flatten(1).T
         return out if self.bias is None else out + self.bias
 
     def row(self, cache: torch.Tensor, i: int) -> torch.Tensor:
         """The output for the whole row i from the cached input: [n, out, W]."""
-        kh = self.kernel[0]
-        return F.conv2d(cache[:, :, i : i + kh], self.masked_weight(), self.bias)[:, :, 0]
+        kh, s = self.kernel[0], self.stride
+        return F.conv2d(cache[:, :, s * i : s * i + kh], self.masked_weight(), self.bias, s)[:, :, 0]
+
+
+class ShiftedConvTranspose2d(nn.Module):
+    """PixelCNN++'s causal up-sampling: a transposed convolution with stride 2 and a 2 x kw kernel,
+    cropped so that output row r comes from input row r // 2 only (kernel row r % 2) and output
+    column c from input columns J with c = 2 J + q - ``left``, q < kw (Salimans et al. 2017).
+
+    ``left`` = (kw - 1) // 2 centres the kernel (the stream above, 2 x 3); ``left`` = 0 keeps it at
+    and left of the position (the stream above and to the left, 2 x 2). x: [B, in, h, w] ->
+    [B, out, H, W] for a target ``size`` (H, W) with H <= 2 h, W <= 2 w + kw - 2 - left.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, width: int, left: int) -> None:
+        super().__init__()
+        if width < 1 or not 0 <= left < width:
+            raise ValueError(f"need kernel width >= 1 and 0 <= left < width; got {width}, {left}")
+        self.left = left
+        self.weight = nn.Parameter(torch.empty(in_channels, out_channels, 2, width))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        bound = 1 / math.sqrt(in_channels * 2 * width)
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        height, width = size
+        out = F.conv_transpose2d(x, self.weight, self.bias, stride=2)
+        return out[:, :, :height, self.left : self.left + width]
+
+    def cache(self, n: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+        """A zero input cache [n, in, height, width] (the input's size; like's dtype/device)."""
+        return like.new_zeros(n, self.weight.shape[0], height, width)
+
+    def write_row(self, cache: torch.Tensor, value: torch.Tensor, i: int) -> None:
+        """Store input row i: ``value`` [n, in, w]."""
+        cache[:, :, i] = value
+
+    def row(self, cache: torch.Tensor, r: int, width: int) -> torch.Tensor:
+        """Output row r (``width`` columns) from the cached input: [n, out, width]."""
+        q = r % 2
+        out = F.conv_transpose2d(
+            cache[:, :, r // 2 : r // 2 + 1], self.weight[:, :, q : q + 1], self.bias, stride=(1, 2)
+        )
+        return out[:, :, 0, self.left : self.left + width]
 
 
 class MaskedConv1x1(MaskedConv2d):

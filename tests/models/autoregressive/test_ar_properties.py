@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from untaught.models.autoregressive.conditionals import generation_order
-from untaught.registry import get_model_class
+from untaught.registry import get_model_class, model_names
 
 # name -> small hyperparameters; every model below is tried on every data space in SPACES
 MODELS = {
@@ -31,15 +31,24 @@ MODELS = {
     "pixel-transformer+random-order": dict(layers=2, dim=8, heads=2, order_seed=3),
     "pixelsnail": dict(blocks=2, residuals=1, channels=8, key=4, value=4, head=8, kernel=3),
     "pixelrnn": dict(layers=2, hidden=8, head=8),
+    "pixelcnn++": dict(channels=4, resnets=1, scales=2, mixtures=2),
 }
 # models whose conditional d depends on every earlier dimension (no blind spot)
-FULL_FIELD = {"fvbn", "nade", "gated-pixelcnn", "gated-pixelcnn+logistic-mixture", "pixel-transformer", "pixelsnail"}
+FULL_FIELD = {
+    "fvbn",
+    "nade",
+    "gated-pixelcnn",
+    "gated-pixelcnn+logistic-mixture",
+    "pixel-transformer",
+    "pixelsnail",
+    "pixelcnn++",
+}
 SPACES = [((1, 3, 3), 2), ((3, 2, 2), 2), ((1, 2, 2), 4), ((2, 1, 3), 3)]
 
 
 def build(name, shape, levels, **extra):
     torch.manual_seed(0)
-    cls = get_model_class(name.split("+")[0])  # "model+variant": the registered model, other sizes
+    cls = get_model_class(name if name in model_names() else name.split("+")[0])  # "model+variant": other sizes
     try:
         config = cls.Config(shape=shape, levels=levels, **{**MODELS[name], **extra})
     except ValueError as e:
