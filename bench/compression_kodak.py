@@ -3,7 +3,8 @@
     flock /tmp/untaught-cpu.lock bench/run.sh python bench/compression_kodak.py --threads 2
 
 Prints the table (mean bpp from the real files, PSNR and MS-SSIM on 8-bit RGB, per image then
-averaged) and the BD-rates, and writes table.md, results.csv and rd.png into --out. The classic codecs
+averaged) and the BD-rates, and writes table.md, results.csv and rd.png into --out; then the
+smallest file each classic codec can make of each image (JPEG and WebP have a floor). The classic codecs
 (Pillow: JPEG 4:2:0, WebP method 6, JPEG 2000 through OpenJPEG) run at target bpps matched per image;
 our codecs run at their shipped quality levels, if any weights ship. Reference values on this
 machine (../shared/data/README.md): JPEG 2000 at 0.25 / 0.5 / 1 bpp, 29.2 / 32.2 / 36.0 dB.
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from untaught.data.photos import find_folder
 from untaught.models.compression.commands import codec_eval
-from untaught.models.compression.evaluate import DEFAULT_TARGETS
+from untaught.models.compression.evaluate import DEFAULT_TARGETS, read_folder, smallest_files
 
 
 def main() -> None:
@@ -38,6 +41,16 @@ def main() -> None:
         targets=[float(t) for t in args.targets.split(",")],
         threads=args.threads,
     )
+    rows = smallest_files(read_folder(folder))
+    print("\nSmallest file per image (JPEG quality 1, WebP quality 0, JPEG 2000 ratio 100000):\n")
+    print("| codec | bpp: mean (min - max) | PSNR (dB) | MS-SSIM |\n| --- | --- | ---: | ---: |")
+    for codec in dict.fromkeys(m.codec for m in rows):
+        ms = [m for m in rows if m.codec == codec]
+        bpp = np.array([m.bpp for m in ms])
+        print(
+            f"| {codec} | {bpp.mean():.4f} ({bpp.min():.4f} - {bpp.max():.4f}) | {np.mean([m.psnr for m in ms]):.2f} "
+            f"| {np.mean([m.ms_ssim for m in ms]):.4f} |"
+        )
 
 
 if __name__ == "__main__":

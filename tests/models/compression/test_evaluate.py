@@ -11,7 +11,13 @@ import pytest
 from PIL import Image
 
 from untaught.models.compression.classic import decode, get_codec
-from untaught.models.compression.evaluate import LearnedCodec, bd_rate, evaluate_folder, evaluate_images
+from untaught.models.compression.evaluate import (
+    LearnedCodec,
+    bd_rate,
+    evaluate_folder,
+    evaluate_images,
+    smallest_files,
+)
 from untaught.models.compression.quality import image_quality
 
 RATES = np.array([0.1, 0.2, 0.4, 0.8, 1.6])
@@ -94,6 +100,19 @@ def test_table_of_the_classic_codecs(folder):
     assert evaluate_folder(folder, targets=TARGETS, max_images=2, classic=["jpeg"]).measurements == [
         m for m in result.measurements if m.codec == "jpeg" and m.image != "img2.png"
     ]
+
+
+def test_smallest_files():
+    images = {f"{i}": photo(64, 64, i) for i in range(2)}
+    rows = smallest_files(images, ["jpeg", "webp"])
+    assert [(m.codec, m.image, m.parameter) for m in rows] == [
+        ("jpeg", "0", 1),
+        ("jpeg", "1", 1),
+        ("webp", "0", 0),
+        ("webp", "1", 0),
+    ]
+    for m in rows:
+        assert m.setting == "smallest" and m.bytes == len(get_codec(m.codec).encode(images[m.image], m.parameter))
 
 
 def posterise(step: int) -> tuple:

@@ -144,7 +144,8 @@ class ClassicCodec:
         """For each target bpp, the file closest to it: the largest at most the target (``below``),
         the smallest at least the target (``above``), or the nearer of the two (``nearest``).
         Encodes are shared between the targets. For JPEG 2000 the two candidates differ by at most
-        ``tolerance`` x target. ValueError when no file lies on the requested side."""
+        ``tolerance`` x target, or sit on either side of a jump of OpenJPEG's rate control (ratios
+        within 0.1%). ValueError when no file lies on the requested side."""
         if side not in SIDES:
             raise ValueError(f"side must be one of {', '.join(SIDES)}; got {side!r}")
         prober = _Prober(self, image)
@@ -170,7 +171,7 @@ class _Prober:
         return Encoded(c.name, c.to_parameter(s), self.files[s], bpp, at_limit=s == c.s_min)
 
     def bracket(self, target: float, tolerance: float) -> tuple[float | None, float | None]:
-        """(lo, hi): adjacent coordinates with bpp(lo) <= target < bpp(hi); None past either end."""
+        """(lo, hi): the closest coordinates found with bpp(lo) <= target < bpp(hi); None past either end."""
         c = self.codec
         lo: float | None = None
         hi: float | None = None

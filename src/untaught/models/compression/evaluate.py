@@ -353,13 +353,19 @@ def evaluate_images(
     return Evaluation(list(images), measurements, how, time.perf_counter() - started)
 
 
-def evaluate_folder(
-    folder: str | Path,
-    *,
-    max_images: int | None = None,
-    **options,
-) -> Evaluation:
-    """:func:`evaluate_images` on the images of ``folder`` (sorted by name; the first ``max_images``)."""
+def smallest_files(images: Mapping[str, np.ndarray], classic: Sequence[str] = tuple(CODECS)) -> list[Measurement]:
+    """The smallest file each classic codec makes for each image (setting ``"smallest"``): JPEG at
+    quality 1 and WebP at quality 0 cannot go lower, whatever the target."""
+    rows = []
+    for codec in (get_codec(name) for name in classic):
+        for name, image in images.items():
+            file = codec.smallest(image)
+            rows.append(_measure(codec.name, "smallest", file.parameter, name, image, file.data, decode(file.data)))
+    return rows
+
+
+def read_folder(folder: str | Path, max_images: int | None = None) -> dict[str, np.ndarray]:
+    """The images of ``folder`` (sorted by name; the first ``max_images``) as uint8 RGB [H, W, 3]."""
     from ...data.photos import image_files, read_image
 
     folder = Path(folder)
@@ -372,4 +378,14 @@ def evaluate_folder(
         if max_images < 1:
             raise ValueError(f"max_images must be >= 1; got {max_images}")
         files = files[:max_images]
-    return evaluate_images({path.name: read_image(path) for path in files}, **options)
+    return {path.name: read_image(path) for path in files}
+
+
+def evaluate_folder(
+    folder: str | Path,
+    *,
+    max_images: int | None = None,
+    **options,
+) -> Evaluation:
+    """:func:`evaluate_images` on the images of ``folder`` (see :func:`read_folder`)."""
+    return evaluate_images(read_folder(folder, max_images), **options)
