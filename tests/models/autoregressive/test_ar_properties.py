@@ -31,6 +31,7 @@ MODELS = {
     "pixel-transformer+random-order": dict(layers=2, dim=8, heads=2, order_seed=3),
     "pixelsnail": dict(blocks=2, residuals=1, channels=8, key=4, value=4, head=8, kernel=3),
     "pixelrnn": dict(layers=2, hidden=8, head=8),
+    "pixelrnn+diagonal": dict(layer="diagonal", layers=2, hidden=8, head=8),
     "pixelcnn++": dict(channels=4, resnets=1, scales=2, mixtures=2),
 }
 # models whose conditional d depends on every earlier dimension (no blind spot)
@@ -42,6 +43,7 @@ FULL_FIELD = {
     "pixel-transformer",
     "pixelsnail",
     "pixelcnn++",
+    "pixelrnn+diagonal",
 }
 SPACES = [((1, 3, 3), 2), ((3, 2, 2), 2), ((1, 2, 2), 4), ((2, 1, 3), 3)]
 
@@ -178,6 +180,15 @@ def test_gated_pixelcnn_sees_the_whole_causal_field_of_a_larger_image():
     model = build("gated-pixelcnn", (1, 6, 6), 2, layers=4)
     jac = jacobian(model, (1, 6, 6))
     pos = generation_order((1, 6, 6))
+    before = pos[None, :] < pos[:, None]
+    assert (jac[~before] == 0).all() and (jac[before] > 0).all()
+
+
+def test_diagonal_bilstm_sees_the_whole_causal_field_in_one_layer():
+    """Left-to-right: the rectangle up and left; right-to-left, one row down: the rows above, to the right."""
+    model = build("pixelrnn+diagonal", (1, 6, 5), 2, layers=1)
+    jac = jacobian(model, (1, 6, 5))
+    pos = generation_order((1, 6, 5))
     before = pos[None, :] < pos[:, None]
     assert (jac[~before] == 0).all() and (jac[before] > 0).all()
 
