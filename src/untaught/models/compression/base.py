@@ -28,7 +28,7 @@ class ImageCodec(Model):
         digest = hashlib.sha256()
         for name, value in sorted(self.state_dict().items()):
             digest.update(name.encode())
-            digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         return digest.digest()[:8]
 
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

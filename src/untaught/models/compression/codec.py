@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,9 +350,17 @@ def _as_tensor(image: np.ndarray) -> torch.Tensor:
     return (x[None, None] if x.dim() == 2 else x.permute(2, 0, 1)[None]).contiguous()
 
 
-def compress_image(image: np.ndarray, *, model: str = "codec-mean-scale", quality: int | None = None) -> bytes:
-    """The ``.utk`` file of a uint8 image [H, W] or [H, W, 3] (see :func:`load_codec` for ``model``)."""
-    return load_codec(model, quality).compress(_as_tensor(image))
+def compress_image(
+    image: np.ndarray, *, model: str = "codec-mean-scale", quality: int | None = None, bpp: float | None = None
+) -> bytes:
+    """The ``.utk`` file of a uint8 image [H, W] or [H, W, 3] (see :func:`load_codec` for ``model``);
+    ``bpp``: the target rate of a rate-controlled codec (WaveOne)."""
+    codec = load_codec(model, quality)
+    if bpp is None:
+        return codec.compress(_as_tensor(image))
+    if "bpp" not in inspect.signature(codec.compress).parameters:
+        raise ValueError(f"{codec.name} has no rate control: choose its rate with the quality level, not bpp")
+    return codec.compress(_as_tensor(image), bpp=bpp)
 
 
 def decompress_image(data: bytes, *, model: str | None = None) -> np.ndarray:

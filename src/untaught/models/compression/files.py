@@ -43,6 +43,13 @@ def read_photo(path: str | Path) -> tuple[np.ndarray, str]:
         ) from None
 
 
+def codec_name(name: str) -> str:
+    """A registered codec name; short names work too ('mean-scale' for 'codec-mean-scale')."""
+    from ...registry import model_names
+
+    return name if name in model_names() or f"codec-{name}" not in model_names() else f"codec-{name}"
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     from PIL import Image
 
@@ -66,15 +73,16 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
     _threads(args.threads)
     image, note = read_photo(args.image)
+    model = args.model if Path(args.model).is_dir() else codec_name(args.model)
     quality = None if Path(args.model).is_dir() else args.quality
-    data = compress_image(image, model=args.model, quality=quality)
+    data = compress_image(image, model=model, quality=quality, bpp=args.bpp)
     atomic_write_bytes(args.output, data)
     h, w = image.shape[:2]
     kind = "grey" if image.ndim == 2 else "RGB"
     level = f"quality {quality}" if quality is not None else "its run folder"
     print(
         f"{args.image}: {w}x{h} {kind}{note} -> {args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp "
-        f"({args.model}, {level})"
+        f"({model}, {level})"
     )
     return 0
 
@@ -115,8 +123,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--model",
         default="codec-mean-scale",
-        help="codec with shipped weights (default codec-mean-scale) or the run folder of a trained codec",
+        help="codec with shipped weights (mean-scale (default), hyperprior, factorized, waveone) "
+        "or the run folder of a trained codec",
     )
+    p.add_argument("--bpp", type=float, help="target bits per pixel of a rate-controlled codec (waveone)")
     p.add_argument("--threads", type=int, help="torch threads (the file does not depend on it)")
     p.set_defaults(func=cmd_compress)
 
