@@ -78,6 +78,35 @@ def unnormalised_log_prob(v: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     return visible_part + torch.logsumexp(hidden_terms(v, weight, bias, d), 1)
 
 
+def sequential_gibbs(
+    s: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    sweeps: int,
+    generator: torch.Generator | None,
+    *,
+    clamp: int = 0,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """``sweeps`` sequential Gibbs sweeps over units ``clamp .. N-1`` (the first ``clamp`` held fixed).
+
+    s float [B, N], weight [N, N] (symmetric, zero diagonal), bias [N] -> a new float [B, N]. Each
+    unit is drawn from ``σ((b_i + Σ_j W_ij s_j) / T)`` given the current values of all others, one
+    unit after another: no two connected units may be updated at once.
+    """
+    s = s.clone()
+    n = weight.shape[0]
+    if n == clamp:
+        return s
+    device = generator.device if generator is not None else s.device
+    u = torch.rand(sweeps, n - clamp, len(s), generator=generator, dtype=s.dtype, device=device).to(s.device)
+    for sweep in range(sweeps):
+        for j, i in enumerate(range(clamp, n)):
+            p = torch.sigmoid((s @ weight[:, i] + bias[i]) / temperature)
+            s[:, i] = (u[sweep, j] < p).to(s.dtype)
+    return s
+
+
 @dataclass
 class FullBMConfig(ModelConfig):
     """Fully connected Boltzmann machine hyperparameters (binary data: ``levels`` = 2).
@@ -194,24 +223,8 @@ class FullBM(Model):
         clamp: int = 0,
         temperature: float = 1.0,
     ) -> torch.Tensor:
-        """``sweeps`` sequential Gibbs sweeps over units ``clamp .. N-1`` (the first ``clamp`` held fixed).
-
-        s float [B, N] -> a new float [B, N]. Each unit is drawn from ``σ((b_i + Σ_j W_ij s_j) / T)``
-        given the current values of all others, one unit after another: no two units of a fully
-        connected machine may be updated at once.
-        """
-        s = s.clone()
-        free = self.units - clamp
-        if free == 0:
-            return s
-        w, b = self.weight, self.bias
-        device = generator.device if generator is not None else s.device
-        u = torch.rand(sweeps, free, len(s), generator=generator, dtype=s.dtype, device=device).to(s.device)
-        for sweep in range(sweeps):
-            for j, i in enumerate(range(clamp, self.units)):
-                p = torch.sigmoid((s @ w[:, i] + b[i]) / temperature)
-                s[:, i] = (u[sweep, j] < p).to(s.dtype)
-        return s
+        """:func:`sequential_gibbs` with this machine's weights: s float [B, N] -> float [B, N]."""
+        return sequential_gibbs(s, self.weight, self.bias, sweeps, generator, clamp=clamp, temperature=temperature)
 
     def conditionals(self, s: torch.Tensor) -> torch.Tensor:
         """``p(s_i = 1 | s_-i)`` for every unit: s [B, N] -> [B, N] (W has a zero diagonal)."""
