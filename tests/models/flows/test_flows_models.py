@@ -152,6 +152,22 @@ def test_ffjord_exact_trace_matches_a_linear_field():
     assert float(estimate.mean()) == pytest.approx(0.7 * float(torch.trace(a)), abs=0.1)
 
 
+def test_a_latent_beyond_the_float_range_has_log_prob_minus_infinity():
+    # IAF's density direction multiplies by exp(log-scale) in every layer: with log-scales of 40 a
+    # point overflows float32 in the third layer, and the next masked layer turns inf into NaN
+    cls = get_model_class("iaf")
+    torch.manual_seed(0)
+    model = cls(cls.Config(shape=(2,), levels=None, layers=4, hidden=(8,)))
+    with torch.no_grad():
+        for layer in model.modules():
+            if hasattr(layer, "out") and hasattr(layer, "order"):
+                layer.out.weight.normal_(0, 0.1)
+                layer.out.bias.view(2, 2)[:, 1] = 40.0  # (shift, log-scale) per dimension
+        x = torch.tensor([[1.0, -1.0], [0.0, 1e-30]])
+        assert not torch.isfinite(model.encode(x)).all()
+        assert torch.equal(model.log_prob(x), torch.full((2,), -math.inf))
+
+
 def test_temperature_scales_the_base_draws_and_interpolation_ends_at_the_inputs():
     model = build("glow", scale=0.05)
     z = model.base_sample(6, 1.0, torch.Generator().manual_seed(5))

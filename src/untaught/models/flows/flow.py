@@ -157,7 +157,9 @@ class Flow(Model):
     def _log_prob(self, x: torch.Tensor, generator: torch.Generator | None, context: torch.Tensor | None):
         y = self._continuous(x, generator)
         z, ladj = self.latent(y, context)
-        lp = self.base_log_prob(z) + ladj
+        # a latent beyond the float range (e.g. IAF's density direction far from the data, which
+        # multiplies by exp(log-scale) layer after layer) has base density 0: log p = -inf, not NaN
+        lp = (self.base_log_prob(z) + ladj).masked_fill(~torch.isfinite(z).all(1), -math.inf)
         if self.config.levels is not None:
             lp = lp - dequantization_nats(self.config.dims, self.config.levels)
         return lp
