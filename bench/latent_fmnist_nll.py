@@ -20,7 +20,7 @@ import torch
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("model", help="vae, iwae, conv-vae or draw")
+    p.add_argument("model", help="vae, iwae, conv-vae, iaf-vae or draw")
     p.add_argument("--minutes", type=float, default=2.5)
     p.add_argument("--k", type=int, default=1000)
     p.add_argument("--images", type=int, default=1000)
