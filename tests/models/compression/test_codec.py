@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +209,36 @@ def test_shipped_weights_and_the_command_line(codec, tmp_path, monkeypatch, caps
     assert main(["compress", str(tmp_path / "text.png"), "-o", str(tmp_path / "g.utk")]) == 2
     assert "cannot read" in capsys.readouterr().err and not (tmp_path / "g.utk").exists()
     module.load_codec.cache_clear()
+
+
+GOLDEN = Path(__file__).parent / "golden"
+DECODE = """
+import sys, torch
+from untaught.io import load_model
+torch.set_num_threads(int(sys.argv[1]))
+codec = load_model(sys.argv[2])
+sys.stdout.buffer.write(codec.decompress(open(sys.argv[3], "rb").read()).numpy().tobytes())
+"""
+
+
+def test_the_golden_file_decodes_to_the_golden_image_in_any_process():
+    """A committed file, made by committed weights, decodes to the committed image: in this process,
+    and in fresh processes with 1 and 2 threads (tests/models/compression/golden/make.py made them)."""
+    from PIL import Image
+
+    from untaught.io import load_model
+
+    codec = load_model(GOLDEN / "codec")
+    expected = np.asarray(Image.open(GOLDEN / "expected.png"))
+    decoded = codec.decompress((GOLDEN / "image.utk").read_bytes())[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(decoded, expected)
+    original = torch.from_numpy(np.asarray(Image.open(GOLDEN / "image.png")).copy()).permute(2, 0, 1)[None]
+    assert codec.compress(original) == (GOLDEN / "image.utk").read_bytes()
+    for threads in (1, 2):
+        out = subprocess.run(
+            [sys.executable, "-c", DECODE, str(threads), str(GOLDEN / "codec"), str(GOLDEN / "image.utk")],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        assert out == expected.transpose(2, 0, 1).tobytes()
