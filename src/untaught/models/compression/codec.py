@@ -306,6 +306,20 @@ class MeanScaleHyperpriorCodec(Codec):
     prior = "mean-scale"
 
 
+@dataclass
+class MSSSIMCodecConfig(CodecConfig):
+    """The mean-scale codec's config with MS-SSIM as its distortion (lmbda of about 2 to 60)."""
+
+    distortion: Literal["mse", "ms-ssim"] = "ms-ssim"
+    lmbda: float = 8.73
+
+
+class MSSSIMCodec(MeanScaleHyperpriorCodec):
+    Config = MSSSIMCodecConfig
+    name = "codec-msssim"
+    description = "Mean-scale hyperprior codec trained for MS-SSIM (1 - MS-SSIM as its distortion)"
+
+
 # -- shipped weights and whole images ---------------------------------------------------------------
 WEIGHTS = Path(__file__).parent / "weights"
 
