@@ -52,6 +52,7 @@ TINY = {
     "codec-factorized": dict(shape=(3, 16, 16), levels=256, channels=3, latent=2),
     "codec-hyperprior": dict(shape=(3, 64, 64), levels=256, channels=3, latent=2, hyper=2),
     "codec-mean-scale": dict(shape=(3, 64, 64), levels=256, channels=3, latent=2, hyper=2),
+    "codec-msssim": dict(shape=(3, 64, 64), levels=256, channels=3, latent=2, hyper=2),
     "codec-waveone": dict(shape=(3, 32, 32), levels=256, channels=4, code=3, bits=3, scales=2, disc_channels=2),
     "draw": dict(steps=2, encoder=4, decoder=4, latent=2, read=2, write=2, iwae_k=2),
 }

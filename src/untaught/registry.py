@@ -56,6 +56,7 @@ _MODELS: dict[str, str] = {
     "codec-hyperprior": "untaught.models.compression.codec:ScaleHyperpriorCodec",
     "codec-mean-scale": "untaught.models.compression.codec:MeanScaleHyperpriorCodec",
     "codec-waveone": "untaught.models.compression.waveone:WaveOne",
+    "codec-msssim": "untaught.models.compression.codec:MSSSIMCodec",
 }
 
 
