@@ -12,7 +12,11 @@ Sizes (chosen for a CPU budget of minutes, not the papers' GPU sizes):
     pixelcnn        15 residual blocks x 32 channels, head 32 (pytorch-generative's MNIST size)
     gated-pixelcnn  5 layers x 32 channels, head 32 on 28x28; 10 x 64 on digits
     pixelsnail      2 blocks x 32 channels, keys 8, values 16;  pixelrnn  2 Row LSTM layers x 32
+    pixelrnn-diagonal  2 Diagonal BiLSTM layers x 32 (``pixelrnn --layer diagonal``)
+    pixelcnn++      3 resolutions, 1 gated resnet per resolution x 32 channels, 5 logistics, dropout 0.5
     pixel-transformer  2 layers x 64, 4 heads;  wavenet  8 layers x 32 channels (python-chars)
+
+``--set key=value`` (JSON values) overrides a hyperparameter of every model of the run.
 
     python bench/autoregressive_nll.py --data digits --minutes 1 --models fvbn,nade,pixelcnn,gated-pixelcnn
     python bench/autoregressive_nll.py --data fashion-mnist --binarize static --minutes 3 --models pixelcnn
@@ -21,6 +25,7 @@ Sizes (chosen for a CPU budget of minutes, not the papers' GPU sizes):
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 
@@ -29,6 +34,9 @@ import torch
 import untaught
 from untaught.registry import get_model_class
 from untaught.training import prepare
+
+# bench names that are a registered model with another layer type: name -> (model, fixed options)
+VARIANTS = {"pixelrnn-diagonal": ("pixelrnn", {"layer": "diagonal"})}
 
 
 def sizes(name: str, shape: tuple[int, ...], levels: int) -> dict:
@@ -40,6 +48,8 @@ def sizes(name: str, shape: tuple[int, ...], levels: int) -> dict:
         "gated-pixelcnn": {"layers": 10, "channels": 64, "head": 32} if small else {"layers": 5, "channels": 32},
         "pixelsnail": {"blocks": 2, "channels": 32, "key": 8, "value": 16},
         "pixelrnn": {"layers": 2, "hidden": 32},
+        "pixelrnn-diagonal": {"layers": 2, "hidden": 32},
+        "pixelcnn++": {"channels": 32, "resnets": 1, "scales": 3, "mixtures": 5},
         "pixel-transformer": {"layers": 2, "dim": 64, "heads": 4},
         "wavenet": {"layers": 8, "channels": 32},
     }[name]
@@ -61,7 +71,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--set", action="append", default=[], help="hyperparameter override, e.g. --set dropout=0")
     args = parser.parse_args()
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(args.threads)
     data = prepare(args.data, binarize=args.binarize)
     dims = math.prod(data.shape)
@@ -73,8 +85,9 @@ def main() -> None:
     base = independent_pixels(data.train.x, data.test.x, data.levels)
     print(f"  {'independent pixels':<16} test NLL {base:9.3f} nats = {base / dims / math.log(2):.4f} bits/dim")
     for name in args.models.split(","):
-        cls = get_model_class(name)
-        hyper = sizes(name, data.shape, data.levels)
+        registered, fixed = VARIANTS.get(name, (name, {}))
+        cls = get_model_class(registered)
+        hyper = {**fixed, **sizes(name, data.shape, data.levels), **overrides}
         torch.manual_seed(0)
         model = cls(cls.Config(shape=data.shape, levels=data.levels, **hyper))
         stamp = time.strftime("%Y%m%d-%H%M%S")
