@@ -16,6 +16,7 @@ independently).
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,27 +205,38 @@ def mask_panels(model: Model) -> list[tuple[str, torch.Tensor]]:
 
 
 # -- command line -----------------------------------------------------------------------------------
-def _load(target: str, shape: str | None, levels: int | None) -> Model:
+def _load(target: str, shape: str | None, levels: int | None, settings: list[str]) -> Model:
+    from .models.base import config_from_dict
     from .registry import get_model_class, model_names
 
     if Path(target).exists():
         from .io import load_model
 
+        if shape or levels or settings:
+            raise ValueError("--shape, --levels and --set build a model from its name; a run folder has its own")
         return load_model(target)
     if target not in model_names():
         raise ValueError(f"{target!r} is neither a run folder nor a registered model ({', '.join(model_names())})")
     cls = get_model_class(target)
-    fields = {}
+    fields: dict = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects FIELD=VALUE (e.g. layer=diagonal); got {item!r}")
+        try:
+            fields[key] = json.loads(text)
+        except json.JSONDecodeError:
+            fields[key] = text  # a bare word: a string option
     if shape:
         fields["shape"] = tuple(int(v) for v in shape.split(","))
     if levels:
         fields["levels"] = levels
     torch.manual_seed(0)
-    return cls(cls.Config(**fields)).eval()
+    return cls(config_from_dict(cls.Config, fields)).eval()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    model = _load(args.target, args.shape, args.levels)
+    model = _load(args.target, args.shape, args.levels, args.set)
     torch.set_num_threads(args.threads or torch.get_num_threads())
     result = audit(model, seed=args.seed)
     if args.pixel:
@@ -249,7 +261,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_masks(args: argparse.Namespace) -> int:
-    model = _load(args.target, args.shape, args.levels)
+    model = _load(args.target, args.shape, args.levels, args.set)
     out = Path(args.output or f"masks-{model.name}.png")
     save_panels(mask_panels(model), out)
     print(f"wrote {out} (white: open, black: masked)")
@@ -265,6 +277,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("target", metavar="RUN_OR_MODEL", help="a run folder or a registered model name")
         p.add_argument("--shape", help="C,H,W for a model built from its name (default: its config's)")
         p.add_argument("--levels", type=int, help="levels for a model built from its name")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
+            help="a config field of a model built from its name (JSON value or a word), e.g. --set layer=diagonal",
+        )
         p.add_argument("-o", "--output", help=f"PNG path (default {name}-MODEL.png)")
         if name == "audit":
             p.add_argument("--pixel", help="I,J: the output pixel pictured (default: the centre)")

@@ -1,5 +1,6 @@
 """The dependency audit (untaught audit / masks): it finds PixelCNN's blind spot, none in Gated
-PixelCNN or MADE, no leaks in any of them, and a leak when one is planted."""
+PixelCNN, MADE, PixelCNN++ or a Diagonal BiLSTM, no leaks in any of them, and a leak when one is
+planted."""
 
 from __future__ import annotations
 
@@ -49,6 +50,18 @@ def test_commands_write_pictures(tmp_path, capsys):
     assert main(["masks", "gated-pixelcnn", "--shape", "1,5,5", "-o", str(tmp_path / "m.png")]) == 0
     assert (tmp_path / "m.png").is_file()
     assert main(["audit", "no-such-model"]) == 2
+
+
+def test_audit_builds_variants_with_set(tmp_path, capsys):
+    """--set picks config fields: a Diagonal BiLSTM and a small PixelCNN++ see every earlier pixel."""
+    for target, settings in (("pixelrnn", ["layer=diagonal"]), ("pixelcnn++", ["channels=4", "resnets=2"])):
+        args = ["audit", target, "--shape", "1,6,6", "-o", str(tmp_path / "a.png")]
+        assert main(args + [f"--set={item}" for item in settings]) == 0
+        assert "all pixels: 0 (output, earlier input) pairs unseen" in capsys.readouterr().out
+    assert main(["audit", "pixelrnn", "--set", "layer"]) == 2
+    assert "--set expects FIELD=VALUE" in capsys.readouterr().err
+    assert main(["audit", "pixelrnn", "--set", "width=3"]) == 2
+    assert "has no field(s) ['width']" in capsys.readouterr().err
 
 
 def test_complete_command_on_a_trained_run(tmp_path, capsys):
