@@ -1,0 +1,222 @@
+"""Exact batched lasso by homotopy (LARS-lasso) on the Gram matrix, all signals in lockstep.
+
+For every row ``x_b`` of x [B, N] and a dictionary D [K, N] the lasso solution
+z*(λ) = argmin ½‖x_b − zD‖² + λ‖z‖₁ is piecewise linear in λ (Osborne, Presnell & Turlach 2000;
+Efron et al. 2004). The homotopy follows that path from λ₀ = max_k |c_k| (c = x Dᵀ, where z* = 0)
+down to the requested λ. On a piece with active set A and signs s, z_A = G_AA⁻¹(c_A − λ s_A)
+moves along w = G_AA⁻¹ s_A as λ falls, and the correlations r = c − zG of inactive atoms along
+−v = −wG_{A·}; the piece ends where an inactive atom's |r_k| reaches λ (it joins) or an active
+code reaches zero (it leaves). Each row needs about as many pieces as it has non-zero codes.
+
+All rows take their pieces together: one step costs one [R, K] x [K, K] product (R rows still
+running) plus [R, K] element-wise work, and G_AA⁻¹ is kept per row as a padded [R, m, m] inverse
+updated in O(m²) per join (bordering) or leave (Schur downdate), so no factorisation is repeated.
+Rows leave the batch when they reach λ. The result is exact up to rounding; it is then
+certified like FISTA's ``stop="gap"`` (duality gap ≤ ``tol`` x objective), and any row that fails
+(rounding in float32, a degenerate active set, ``max_steps`` reached) is finished by FISTA
+warm-started at the homotopy's codes, so the returned codes always meet the stated tolerance.
+
+References:
+    Osborne, Presnell, Turlach. A new approach to variable selection in least squares problems.
+    IMA J. Numerical Analysis 2000 (the homotopy).
+    Efron, Hastie, Johnstone, Tibshirani. Least angle regression. Annals of Statistics 2004.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .solvers import STOPS, LassoResult, Stop, _measures, check_problem, fista
+
+
+def _grow(t: torch.Tensor, extra: int, dims: tuple[int, ...]) -> torch.Tensor:
+    """Pad ``t`` with ``extra`` zeros along each of ``dims``."""
+    for dim in dims:
+        shape = list(t.shape)
+        shape[dim] = extra
+        t = torch.cat([t, t.new_zeros(shape)], dim)
+    return t
+
+
+def homotopy(
+    x: torch.Tensor,
+    dictionary: torch.Tensor,
+    lam: float,
+    *,
+    gram: torch.Tensor | None = None,
+    nonneg: bool = False,
+    tol: float = 1e-4,
+    stop: Stop = "gap",
+    max_iter: int = 1000,
+    max_steps: int | None = None,
+) -> LassoResult:
+    """Solve the lasso for every row of ``x`` exactly by the homotopy (see the module).
+
+    Args:
+        x: signals [B, N], float32 or float64 (finite).
+        dictionary: atoms [K, N] (one per row), same dtype and device as ``x``.
+        lam: λ > 0, the weight of ‖z‖₁.
+        gram: D Dᵀ [K, K] if already computed.
+        nonneg: constrain the codes to z ≥ 0 (only positive correlations enter).
+        tol, stop: the certificate every row must meet ('gap', 'kkt' or 'objective' as in
+            :func:`~.solvers.fista`; 'objective' is certified by the gap); rows that miss it are
+            finished by FISTA with these settings and at most ``max_iter`` iterations.
+        max_steps: cap on the path's pieces per row (default 4K).
+
+    Returns:
+        :class:`~.solvers.LassoResult`: codes [B, K] in the dtype of ``x``; ``iterations`` [B] the
+        pieces of each row's path (plus FISTA iterations for rows it finished); ``converged`` [B].
+    """
+    check_problem(x, dictionary, lam)
+    if stop not in STOPS:
+        raise ValueError(f"stop must be one of {STOPS}; got {stop!r}")
+    k = dictionary.shape[0]
+    if gram is None:
+        gram = dictionary @ dictionary.T
+    elif tuple(gram.shape) != (k, k):
+        raise ValueError(f"gram must be [K, K] = [{k}, {k}] (D Dᵀ); got shape {tuple(gram.shape)}")
+    max_steps = 4 * k if max_steps is None else max_steps
+    if not (isinstance(max_steps, int) and max_steps >= 1):
+        raise ValueError(f"max_steps must be an integer >= 1; got {max_steps!r}")
+    dt, dev, b = x.dtype, x.device, x.shape[0]
+    c = x @ dictionary.T
+    codes = torch.zeros(b, k, dtype=dt, device=dev)
+    steps = torch.zeros(b, dtype=torch.int64, device=dev)
+    failed = torch.zeros(b, dtype=torch.bool, device=dev)
+    lam0, first = (c if nonneg else c.abs()).max(1) if k > 0 else (c.new_zeros(b), None)
+    rows = (lam0 > lam).nonzero().flatten()
+    if len(rows) and float(gram.diagonal().min()) > 0:
+        _path(c, gram, lam, nonneg, rows, lam0[rows], first[rows], max_steps, codes, steps, failed)
+    else:
+        failed[rows] = True  # a zero atom: leave these rows to FISTA
+    # certify every row; FISTA finishes the rows the path could not
+    objective, kkt, gap = _measures(codes, c, gram, x.pow(2).sum(1), lam, nonneg)
+    ok = (kkt <= tol) if stop == "kkt" else (gap <= tol * objective.abs())
+    converged = ok & ~failed
+    redo = (~converged).nonzero().flatten()
+    if len(redo):
+        start = codes[redo]
+        start = torch.where(torch.isfinite(start).all(1, keepdim=True), start, torch.zeros_like(start))
+        r = fista(
+            x[redo], dictionary, lam, gram=gram, init=start, tol=tol, stop="gap" if stop == "objective" else stop,
+            max_iter=max_iter, nonneg=nonneg, check_every=5,
+        )  # fmt: skip
+        codes[redo], steps[redo], converged[redo] = r.codes, steps[redo] + r.iterations, r.converged
+    return LassoResult(codes, steps, converged)
+
+
+def _path(
+    c: torch.Tensor,
+    gram: torch.Tensor,
+    lam: float,
+    nonneg: bool,
+    rows: torch.Tensor,
+    level: torch.Tensor,
+    first: torch.Tensor,
+    max_steps: int,
+    codes: torch.Tensor,
+    steps: torch.Tensor,
+    failed: torch.Tensor,
+) -> None:
+    """Follow the path of ``rows`` of c [B, K] from λ = ``level`` [R] (atom ``first`` [R] entering)
+    down to ``lam``; writes their codes, step counts and failures in place."""
+    dt, dev = c.dtype, c.device
+    k = gram.shape[0]
+    cap = 8  # slots per row, grown on demand
+    n = len(rows)
+    r_ = torch.arange(n, device=dev)
+    corr = c[rows]  # r = c − zG, the correlations of the residual with every atom [R, K]
+    slot_atom = torch.zeros(n, cap, dtype=torch.int64, device=dev)
+    slot_atom[:, 0] = first
+    used = torch.zeros(n, cap, dtype=torch.bool, device=dev)
+    used[:, 0] = True
+    inverse = torch.zeros(n, cap, cap, dtype=dt, device=dev)  # G_AA⁻¹ in slot order, zero on free slots
+    inverse[:, 0, 0] = 1 / gram.diagonal()[first]
+    sign = torch.zeros(n, cap, dtype=dt, device=dev)
+    sign[:, 0] = torch.ones(n, dtype=dt, device=dev) if nonneg else torch.sign(corr[r_, first])
+    z = torch.zeros(n, cap, dtype=dt, device=dev)
+    active = torch.zeros(n, k, dtype=torch.bool, device=dev)
+    active[r_, first] = True
+    barred = torch.full((n,), -1, dtype=torch.int64, device=dev)  # the atom that just left stays out once
+    live = torch.ones(n, dtype=torch.bool, device=dev)  # rows not yet at λ (finished rows wait for compaction)
+    diag = gram.diagonal()
+    singular = 1e3 * torch.finfo(dt).eps
+    step = 0
+    while True:
+        step += 1
+        w = torch.bmm(inverse, sign.unsqueeze(2)).squeeze(2)  # dz_A / d(−λ) [R, m]
+        v = torch.zeros_like(corr).scatter_add_(1, slot_atom, w * used) @ gram  # dr / d(−λ) = −v [R, K]
+        # an inactive atom joins after a fall γ of λ with r_k − γv_k = ±(λ − γ); 1/γ = (1 ∓ v)/(λ ∓ r)
+        left = level[:, None]
+        inv_gamma = (1 - v) / (left - corr)
+        if not nonneg:
+            inv_gamma = torch.maximum(inv_gamma, (1 + v) / (left + corr))
+        inv_gamma.masked_fill_(active, -torch.inf)
+        inv_gamma.nan_to_num_(nan=-torch.inf)  # 0/0 on a tie: decided at the next step
+        if bool((barred >= 0).any()):
+            i = (barred >= 0).nonzero().flatten()
+            inv_gamma[i, barred[i]] = -torch.inf
+        best_join, join_atom = inv_gamma.max(1)
+        g_join = torch.where(best_join > 0, 1 / best_join, torch.inf)
+        # an active code reaches zero after γ = −z/w when it moves towards zero
+        g_leave, leave_slot = torch.where((z * w < 0) & used, -z / w, torch.inf).min(1)
+        g_end = level - lam
+        gamma = torch.minimum(torch.minimum(g_join, g_leave), g_end).masked_fill_(~live, 0)
+        z = z + gamma[:, None] * w * used
+        corr = corr - gamma[:, None] * v
+        level = level - gamma
+        done = live & (g_end <= gamma)
+        leave = live & ~done & (g_leave <= g_join)
+        join = live & ~done & ~leave
+        barred.fill_(-1)
+        if bool(leave.any()):  # Schur downdate of the inverse, the slot freed
+            col = inverse.gather(2, leave_slot[:, None, None].expand(-1, cap, 1)).squeeze(2)
+            pivot = torch.where(leave, col.gather(1, leave_slot[:, None]).squeeze(1), 1)
+            inverse = inverse - (leave / pivot)[:, None, None] * col[:, :, None] * col[:, None, :]
+            keep = 1 - torch.zeros_like(z).scatter_(1, leave_slot[:, None], leave[:, None].to(dt))
+            inverse = inverse * keep[:, :, None] * keep[:, None, :]
+            i = leave.nonzero().flatten()
+            atom = slot_atom[i, leave_slot[i]]
+            active[i, atom] = False
+            barred[i] = atom
+            used = used & (keep > 0)
+            z, sign = z * keep, sign * keep
+        if bool(join.any()):  # bordering of the inverse with the new atom in a free slot
+            if not bool(((~used).any(1) | ~join).all()):  # a row needs one more slot: grow every row's
+                slot_atom, used, sign, z = (_grow(t, cap, (1,)) for t in (slot_atom, used, sign, z))
+                inverse = _grow(inverse, cap, (1, 2))
+                cap *= 2
+            j = join_atom
+            e = torch.zeros_like(z).scatter_(1, (~used).to(torch.uint8).argmax(1, keepdim=True), join[:, None].to(dt))
+            g = gram[slot_atom, j[:, None]] * used  # G_{A j} in slot order [R, m]
+            u = torch.bmm(inverse, g.unsqueeze(2)).squeeze(2)
+            schur = diag[j] - (g * u).sum(1)  # > 0 unless d_j lies in the span of the active atoms
+            bad = join & (schur <= singular * diag[j])
+            ok = join & ~bad
+            u = u - e
+            inverse = inverse + (ok / torch.where(ok, schur, 1))[:, None, None] * u[:, :, None] * u[:, None, :]
+            entering = e > 0
+            slot_atom = torch.where(entering, j[:, None], slot_atom)
+            used = used | entering
+            s = torch.ones_like(level) if nonneg else torch.sign(corr.gather(1, j[:, None]).squeeze(1))
+            sign = torch.where(entering, s[:, None], sign)
+            i = join.nonzero().flatten()
+            active[i, j[i]] = True
+            if bool(bad.any()):
+                failed[rows[bad]] = True
+                done = done | bad
+        if step >= max_steps:
+            failed[rows[live & ~done]] = True
+            done = live.clone()
+        if bool(done.any()):
+            i = done.nonzero().flatten()
+            codes[rows[i]] = torch.zeros(len(i), k, dtype=dt, device=dev).scatter_add_(1, slot_atom[i], z[i] * used[i])
+            steps[rows[i]] = step
+            live = live & ~done
+            waiting = int((~live).sum())
+            if waiting == len(live):
+                return
+            if 4 * waiting >= len(live):  # compact: drop the finished rows
+                rows, corr, level, slot_atom, used, inverse, sign, z, active, barred, live = (
+                    t[live] for t in (rows, corr, level, slot_atom, used, inverse, sign, z, active, barred, live)
+                )
