@@ -4,7 +4,8 @@
   (``transform``) and reconstructs from codes (``inverse_transform``). Training is the same online
   or full-batch step as :class:`~.dictionary.SparseCoding`'s ``update``; the fitted torch model is
   ``model_``.
-* :class:`LassoCoder`: codes data over a fixed, given dictionary (``transform``) with FISTA.
+* :class:`LassoCoder`: codes data over a fixed, given dictionary (``transform``) by the exact
+  homotopy (default) or FISTA.
 
 Both minimise ½‖x − zD‖² + λ‖z‖₁ per row (λ = ``alpha``, the same scaling as scikit-learn's
 ``MiniBatchDictionaryLearning`` and ``SparseCoder``).
@@ -20,8 +21,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .dictionary import SparseCoding, SparseCodingConfig, normalize_rows
-from .solvers import fista
+from .dictionary import SOLVERS, SparseCoding, SparseCodingConfig, normalize_rows
 
 
 def _as_tensor(x: np.ndarray) -> torch.Tensor:
@@ -45,8 +45,10 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
         Passes over the training set.
     positive_code : bool, default=False
         Constrain the codes to be non-negative.
+    solver : {"homotopy", "fista"}, default="homotopy"
+        Lasso solver of every coding (see :class:`~.dictionary.SparseCodingConfig`).
     tol : float, default=1e-4
-        FISTA's relative tolerance (``stop``: 'objective', 'kkt' or 'gap').
+        The coding's relative tolerance (``stop``: 'objective', 'kkt' or 'gap').
     stop : str, default="objective"
     max_iter : int, default=1000
         FISTA's iteration cap per row.
@@ -88,6 +90,7 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
         batch_size: int = 256,
         n_iter: int = 1,
         positive_code: bool = False,
+        solver: str = "homotopy",
         tol: float = 1e-4,
         stop: str = "objective",
         max_iter: int = 1000,
@@ -101,6 +104,7 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_iter = n_iter
         self.positive_code = positive_code
+        self.solver = solver
         self.tol = tol
         self.stop = stop
         self.max_iter = max_iter
@@ -126,6 +130,7 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
             lam=self.alpha,
             algorithm=self.algorithm,
             nonneg=self.positive_code,
+            solver=self.solver,
             tol=self.tol,
             stop=self.stop,
             max_iter=self.max_iter,
@@ -188,7 +193,10 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
 
 
 class LassoCoder(TransformerMixin, BaseEstimator):
-    """Sparse codes over a fixed dictionary by FISTA (Beck & Teboulle 2009).
+    """Sparse codes over a fixed dictionary by the exact homotopy or by FISTA.
+
+    Like scikit-learn's ``SparseCoder``, nothing is learned: ``fit`` only checks X against the
+    dictionary, and ``transform`` works unfitted (tag ``requires_fit = False``).
 
     Parameters
     ----------
@@ -197,10 +205,12 @@ class LassoCoder(TransformerMixin, BaseEstimator):
     alpha : float, default=1.0
         λ, the weight of ‖z‖₁.
     positive_code : bool, default=False
+    solver : {"homotopy", "fista"}, default="homotopy"
     tol : float, default=1e-4
         Relative tolerance of ``stop`` ('gap' certifies the objective to within ``tol``).
     stop : str, default="gap"
-    max_iter : int, default=1000
+    transform_max_iter : int, default=1000
+        FISTA's iteration cap per row (FISTA also finishes the rows the homotopy cannot certify).
 
     Attributes
     ----------
@@ -214,41 +224,60 @@ class LassoCoder(TransformerMixin, BaseEstimator):
         *,
         alpha: float = 1.0,
         positive_code: bool = False,
+        solver: str = "homotopy",
         tol: float = 1e-4,
         stop: str = "gap",
-        max_iter: int = 1000,
+        transform_max_iter: int = 1000,
     ) -> None:
         self.dictionary = dictionary
         self.alpha = alpha
         self.positive_code = positive_code
+        self.solver = solver
         self.tol = tol
         self.stop = stop
-        self.max_iter = max_iter
+        self.transform_max_iter = transform_max_iter
 
-    def fit(self, X: Any, y: Any = None) -> LassoCoder:
-        """Check X against the dictionary (nothing is learned); returns self."""
-        x = validate_data(self, X, reset=True, dtype=(np.float64, np.float32))
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def _atoms(self, n_features: int) -> np.ndarray:
+        """The dictionary as float64 [K, n_features], checked."""
         d = np.asarray(self.dictionary, dtype=np.float64)
-        if d.ndim != 2 or d.shape[1] != x.shape[1]:
+        if d.ndim != 2 or d.shape[1] != n_features:
             raise ValueError(
-                f"dictionary must have shape (n_components, {x.shape[1]}) to code X with {x.shape[1]} "
+                f"dictionary must have shape (n_components, {n_features}) to code X with {n_features} "
                 f"features; got {d.shape}"
             )
         if not np.isfinite(d).all():
             raise ValueError("dictionary must be finite; it holds NaN or infinite values")
-        self.components_ = d
+        return d
+
+    def fit(self, X: Any, y: Any = None) -> LassoCoder:
+        """Check X against the dictionary (nothing is learned); returns self."""
+        x = validate_data(self, X, reset=True, dtype=(np.float64, np.float32))
+        self.components_ = self._atoms(x.shape[1])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Codes of every row: (n_samples, n_components)."""
-        check_is_fitted(self)
+        """Codes of every row: (n_samples, n_components), in the dtype of X (float32 or float64)."""
         x = _as_tensor(validate_data(self, X, reset=False, dtype=(np.float64, np.float32)))
-        d = torch.as_tensor(self.components_, dtype=x.dtype)
+        d = torch.as_tensor(self._atoms(x.shape[1]), dtype=x.dtype)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {tuple(SOLVERS)}; got {self.solver!r}")
         with torch.no_grad():
-            r = fista(x, d, self.alpha, tol=self.tol, stop=self.stop, max_iter=self.max_iter, nonneg=self.positive_code)
+            r = SOLVERS[self.solver](
+                x, d, self.alpha, tol=self.tol, stop=self.stop, max_iter=self.transform_max_iter,
+                nonneg=self.positive_code,
+            )  # fmt: skip
         return r.codes.numpy()
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """Reconstructions zD: (n_samples, n_features)."""
-        check_is_fitted(self)
-        return np.asarray(X) @ self.components_
+        """Reconstructions zD of codes X (n_samples, n_components): (n_samples, n_features)."""
+        z = np.asarray(X)
+        d = np.asarray(self.dictionary, dtype=np.float64)
+        if z.ndim != 2 or z.shape[1] != d.shape[0]:
+            raise ValueError(f"codes must have shape (n_samples, {d.shape[0]}); got {z.shape}")
+        return z @ d
