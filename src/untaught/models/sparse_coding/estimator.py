@@ -21,7 +21,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .dictionary import SOLVERS, SparseCoding, SparseCodingConfig, normalize_rows
+from .dictionary import SparseCoding, SparseCodingConfig, normalize_rows
+from .homotopy import homotopy
+from .solvers import fista
+
+SOLVERS = {"homotopy": homotopy, "fista": fista}
 
 
 def _as_tensor(x: np.ndarray) -> torch.Tensor:
@@ -45,7 +49,7 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
         Passes over the training set.
     positive_code : bool, default=False
         Constrain the codes to be non-negative.
-    solver : {"homotopy", "fista"}, default="homotopy"
+    solver : {"auto", "homotopy", "fista"}, default="auto"
         Lasso solver of every coding (see :class:`~.dictionary.SparseCodingConfig`).
     tol : float, default=1e-4
         The coding's relative tolerance (``stop``: 'objective', 'kkt' or 'gap').
@@ -90,7 +94,7 @@ class DictionaryLearner(TransformerMixin, BaseEstimator):
         batch_size: int = 256,
         n_iter: int = 1,
         positive_code: bool = False,
-        solver: str = "homotopy",
+        solver: str = "auto",
         tol: float = 1e-4,
         stop: str = "objective",
         max_iter: int = 1000,

@@ -31,6 +31,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 import torch
@@ -193,22 +194,24 @@ def fista(
     sc = step * c
     xx = x.pow(2).sum(1)
     rows = torch.arange(b, device=x.device)  # which original rows are still iterating
-    y, t = z.clone(), torch.ones(b, 1, dtype=x.dtype, device=x.device)
+    # the momentum sequence t: per row with restarts, else one number shared by every row
+    y, t = z.clone(), torch.ones(b, 1, dtype=x.dtype, device=x.device) if restart else 1.0
     previous = _measures(z, c, gram, xx, lam, nonneg)[0] if stop == "objective" else None
     done = 0
     while done < max_iter:
         for _ in range(min(check_every, max_iter - done)):
             z_new = shrink(torch.addmm(sc, y, m), thr, nonneg)
             if accelerated:
-                t_new = 0.5 * (1 + torch.sqrt(1 + 4 * t * t))
                 diff = z_new - z
                 if restart:
+                    t_new = 0.5 * (1 + torch.sqrt(1 + 4 * t * t))
                     uphill = ((y - z_new) * diff).sum(1, keepdim=True) > 0
                     t_new = torch.where(uphill, torch.ones_like(t_new), t_new)
                     momentum = torch.where(uphill, torch.zeros_like(t), (t - 1) / t_new)
-                else:
-                    momentum = (t - 1) / t_new
-                y = z_new + momentum * diff
+                    y = z_new + momentum * diff
+                else:  # five tensor operations per iteration: what small batches need
+                    t_new = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
+                    y = torch.add(z_new, diff, alpha=(t - 1) / t_new)
                 t = t_new
             else:
                 y = z_new
@@ -231,7 +234,8 @@ def fista(
             keep = ~finished
             if not keep.any():
                 break
-            rows, z, y, t, c, sc, xx = rows[keep], z[keep], y[keep], t[keep], c[keep], sc[keep], xx[keep]
+            rows, z, y, c, sc, xx = rows[keep], z[keep], y[keep], c[keep], sc[keep], xx[keep]
+            t = t[keep] if restart else t
             if previous is not None:
                 previous = previous[keep]
     return LassoResult(out, iterations, converged)
