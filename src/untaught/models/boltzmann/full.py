@@ -43,7 +43,6 @@ References:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,9 +58,12 @@ EXACT_LIMIT = 24  # log Z enumerates 2^(D + H) joint states
 
 def binary_states(n: int, *, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> torch.Tensor:
     """All 2^n binary vectors in lexicographic order (the first unit the most significant): [2^n, n]."""
-    if n == 0:
-        return torch.zeros(1, 0, dtype=dtype, device=device)
-    return torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=dtype, device=device)
+    return bits(torch.arange(2**n, device=device), n, dtype)
+
+
+def bits(codes: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """The n-bit binary vectors of integer codes [S] (first unit the most significant bit): [S, n]."""
+    return ((codes[:, None] >> torch.arange(n - 1, -1, -1, device=codes.device)) & 1).to(dtype)
 
 
 def hidden_terms(v: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, d: int) -> torch.Tensor:
@@ -123,9 +125,9 @@ class FullBMConfig(ModelConfig):
         sample_steps: Gibbs sweeps from uniform random states for :meth:`FullBM.sample`.
     """
 
-    shape: tuple[int, ...] = (1, 3, 3)
+    shape: tuple[int, ...] = (1, 4, 4)
     levels: int | None = 2
-    hidden: int = 4
+    hidden: int = 8
     positive_sweeps: int = 5
     k: int = 5
     chains: int = 200
@@ -286,12 +288,11 @@ class FullBM(Model):
         """log Z in nats by enumerating all 2^D visible states (each summing 2^H hidden states), float64."""
         d = self.config.dims
         w, b = self.weight.detach().double(), self.bias.detach().double()
-        states = itertools.product((0.0, 1.0), repeat=d)
         chunk = max(1, (1 << 20) >> self.config.hidden)  # at most 2^20 joint states per block
         total = []
-        while block := list(itertools.islice(states, chunk)):
-            v = torch.tensor(block, dtype=torch.float64, device=w.device).view(len(block), d)
-            total.append(unnormalised_log_prob(v, w, b, d))
+        for start in range(0, 1 << d, chunk):
+            codes = torch.arange(start, min(start + chunk, 1 << d), device=w.device)
+            total.append(unnormalised_log_prob(bits(codes, d, torch.float64), w, b, d))
         return float(torch.logsumexp(torch.cat(total), 0))
 
     def _cached_log_z(self) -> float:
