@@ -138,7 +138,8 @@ def block_coordinate_sweep(dictionary: torch.Tensor, a: torch.Tensor, b: torch.T
 
     Vectorised without a loop over atoms: with n_j = max(‖u_j‖, 1) known, the sweep is the
     lower-triangular system (diag A + tril(A, −1) diag(1/n)) U = B − triu(A, 1) D, solved in one
-    call; n is found by fixed-point iteration from n = 1. After t iterations n_1 … n_t are exact
+    call; n is found by fixed-point iteration from the norms of the simultaneous (Jacobi) update.
+    After t iterations n_1 … n_t are exact
     (n_j depends on n_i, i < j, only), so at most K iterations give the sequential sweep exactly;
     on real statistics it converges to rounding in a handful.
     """
@@ -148,7 +149,8 @@ def block_coordinate_sweep(dictionary: torch.Tensor, a: torch.Tensor, b: torch.T
     lower = torch.tril(a, -1).masked_fill(keep[:, None], 0)
     rhs = torch.where(keep[:, None], dictionary, b - torch.triu(a, 1) @ dictionary)
     pivots = torch.where(keep, torch.ones_like(diag), diag)
-    norms = torch.ones_like(diag)
+    jacobi = torch.where(keep[:, None], dictionary, (b - a @ dictionary) / pivots[:, None] + dictionary)
+    norms = torch.linalg.vector_norm(jacobi, dim=1).clamp_min(1.0)
     tol = 8 * torch.finfo(a.dtype).eps
     for _ in range(k):
         system = torch.diagonal_scatter(lower / norms, pivots)

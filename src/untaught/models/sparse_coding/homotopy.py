@@ -90,15 +90,16 @@ def homotopy(
     else:
         failed[rows] = True  # a zero atom: leave these rows to FISTA
     # certify every row; FISTA finishes the rows the path could not
-    objective, kkt, gap = _measures(codes, c, gram, x.pow(2).sum(1), lam, nonneg)
-    ok = (kkt <= tol) if stop == "kkt" else (gap <= tol * objective.abs())
+    certificate = "kkt" if stop == "kkt" else "gap"
+    objective, criterion = _measures(codes, c, gram, x.pow(2).sum(1), lam, nonneg, certificate)
+    ok = criterion <= (tol if stop == "kkt" else tol * objective.abs())
     converged = ok & ~failed
     redo = (~converged).nonzero().flatten()
     if len(redo):
         start = codes[redo]
         start = torch.where(torch.isfinite(start).all(1, keepdim=True), start, torch.zeros_like(start))
         r = fista(
-            x[redo], dictionary, lam, gram=gram, init=start, tol=tol, stop="gap" if stop == "objective" else stop,
+            x[redo], dictionary, lam, gram=gram, init=start, tol=tol, stop=certificate,
             max_iter=max_iter, nonneg=nonneg, check_every=5,
         )  # fmt: skip
         codes[redo], steps[redo], converged[redo] = r.codes, steps[redo] + r.iterations, r.converged
@@ -146,13 +147,15 @@ def _path(
         step += 1
         w = torch.bmm(inverse, sign.unsqueeze(2)).squeeze(2)  # dz_A / d(−λ) [R, m]
         v = torch.zeros_like(corr).scatter_add_(1, slot_atom, w * used) @ gram  # dr / d(−λ) = −v [R, K]
-        # an inactive atom joins after a fall γ of λ with r_k − γv_k = ±(λ − γ); 1/γ = (1 ∓ v)/(λ ∓ r)
+        # an inactive atom joins after a fall γ of λ with r_k − γv_k = ±(λ − γ):
+        # 1/γ = max((1 − v)/(λ − r), (1 + v)/(λ + r)) = (λ − vr + |r − λv|) / (λ² − r²)
         left = level[:, None]
-        inv_gamma = (1 - v) / (left - corr)
-        if not nonneg:
-            inv_gamma = torch.maximum(inv_gamma, (1 + v) / (left + corr))
-        inv_gamma.masked_fill_(active, -torch.inf)
-        inv_gamma.nan_to_num_(nan=-torch.inf)  # 0/0 on a tie: decided at the next step
+        if nonneg:
+            inv_gamma = (1 - v).div_(left - corr)
+        else:
+            inv_gamma = torch.addcmul(corr, v, left, value=-1).abs_().add_(left).addcmul_(v, corr, value=-1)
+            inv_gamma.div_(torch.addcmul(left * left, corr, corr, value=-1))
+        inv_gamma.masked_fill_(active, -torch.inf)  # (a 0/0 tie gives NaN: the row is finished by FISTA)
         if bool((barred >= 0).any()):
             i = (barred >= 0).nonzero().flatten()
             inv_gamma[i, barred[i]] = -torch.inf
@@ -162,30 +165,32 @@ def _path(
         g_leave, leave_slot = torch.where((z * w < 0) & used, -z / w, torch.inf).min(1)
         g_end = level - lam
         gamma = torch.minimum(torch.minimum(g_join, g_leave), g_end).masked_fill_(~live, 0)
-        z = z + gamma[:, None] * w * used
-        corr = corr - gamma[:, None] * v
+        z.addcmul_(gamma[:, None], w * used)
+        corr.addcmul_(gamma[:, None], v, value=-1)
         level = level - gamma
         done = live & (g_end <= gamma)
         leave = live & ~done & (g_leave <= g_join)
         join = live & ~done & ~leave
         barred.fill_(-1)
-        if bool(leave.any()):  # Schur downdate of the inverse, the slot freed
-            col = inverse.gather(2, leave_slot[:, None, None].expand(-1, cap, 1)).squeeze(2)
-            pivot = torch.where(leave, col.gather(1, leave_slot[:, None]).squeeze(1), 1)
-            inverse = inverse - (leave / pivot)[:, None, None] * col[:, :, None] * col[:, None, :]
-            keep = 1 - torch.zeros_like(z).scatter_(1, leave_slot[:, None], leave[:, None].to(dt))
-            inverse = inverse * keep[:, :, None] * keep[:, None, :]
+        if bool(leave.any()):  # Schur downdate of the inverse, the slot freed (few rows per step)
             i = leave.nonzero().flatten()
-            atom = slot_atom[i, leave_slot[i]]
+            p = leave_slot[i]
+            m = inverse[i]
+            col = m.gather(2, p[:, None, None].expand(-1, cap, 1))
+            m = m - col * col.transpose(1, 2) / col.gather(1, p[:, None, None])
+            keep = torch.ones(len(i), cap, dtype=dt, device=dev).scatter_(1, p[:, None], 0)
+            inverse[i] = m * keep[:, :, None] * keep[:, None, :]
+            atom = slot_atom[i, p]
             active[i, atom] = False
             barred[i] = atom
-            used = used & (keep > 0)
-            z, sign = z * keep, sign * keep
+            used[i, p] = False
+            z[i, p] = 0
+            sign[i, p] = 0
         if bool(join.any()):  # bordering of the inverse with the new atom in a free slot
-            if not bool(((~used).any(1) | ~join).all()):  # a row needs one more slot: grow every row's
-                slot_atom, used, sign, z = (_grow(t, cap, (1,)) for t in (slot_atom, used, sign, z))
-                inverse = _grow(inverse, cap, (1, 2))
-                cap *= 2
+            if not bool(((~used).any(1) | ~join).all()):  # a row needs one more slot: 8 more for every row
+                slot_atom, used, sign, z = (_grow(t, 8, (1,)) for t in (slot_atom, used, sign, z))
+                inverse = _grow(inverse, 8, (1, 2))
+                cap += 8
             j = join_atom
             e = torch.zeros_like(z).scatter_(1, (~used).to(torch.uint8).argmax(1, keepdim=True), join[:, None].to(dt))
             g = gram[slot_atom, j[:, None]] * used  # G_{A j} in slot order [R, m]
@@ -194,7 +199,8 @@ def _path(
             bad = join & (schur <= singular * diag[j])
             ok = join & ~bad
             u = u - e
-            inverse = inverse + (ok / torch.where(ok, schur, 1))[:, None, None] * u[:, :, None] * u[:, None, :]
+            scaled = u * (ok / torch.where(ok, schur, 1))[:, None]
+            inverse = torch.baddbmm(inverse, scaled.unsqueeze(2), u.unsqueeze(1))
             entering = e > 0
             slot_atom = torch.where(entering, j[:, None], slot_atom)
             used = used | entering

@@ -105,20 +105,24 @@ def kkt_residual(codes: torch.Tensor, grad: torch.Tensor, lam: float, nonneg: bo
 
 
 def _measures(
-    z: torch.Tensor, c: torch.Tensor, gram: torch.Tensor, xx: torch.Tensor, lam: float, nonneg: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Objective, KKT residual and duality gap of every row, from the precomputed products only."""
+    z: torch.Tensor, c: torch.Tensor, gram: torch.Tensor, xx: torch.Tensor, lam: float, nonneg: bool, stop: Stop
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Objective of every row [B] and what ``stop`` compares to its tolerance: the KKT residual
+    ('kkt'), the duality gap ('gap') or nothing ('objective'), from the precomputed products only."""
     zg = z @ gram
-    grad = zg - c
     zc = (z * c).sum(1)
-    quad = (z * zg).sum(1)
-    rr = (xx - 2 * zc + quad).clamp_min(0)  # ‖x − zD‖²
+    rr = (xx - 2 * zc + (z * zg).sum(1)).clamp_min(0)  # ‖x − zD‖²
     objective = 0.5 * rr + lam * z.abs().sum(1)
+    if stop == "objective":
+        return objective, None
+    grad = zg - c
+    if stop == "kkt":
+        return objective, kkt_residual(z, grad, lam, nonneg)
     # dual point ν = s·r with s chosen so that ‖D νᵀ‖∞ ≤ λ (D rᵀ = −grad); dual value ⟨x,ν⟩ − ½‖ν‖²
     corr = (-grad).amax(1) if nonneg else grad.abs().amax(1)
     s = (lam / corr.clamp_min(torch.finfo(z.dtype).tiny)).clamp(max=1.0)
     dual = s * (xx - zc) - 0.5 * s * s * rr
-    return objective, kkt_residual(z, grad, lam, nonneg), objective - dual
+    return objective, objective - dual
 
 
 def fista(
@@ -196,7 +200,7 @@ def fista(
     rows = torch.arange(b, device=x.device)  # which original rows are still iterating
     # the momentum sequence t: per row with restarts, else one number shared by every row
     y, t = z.clone(), torch.ones(b, 1, dtype=x.dtype, device=x.device) if restart else 1.0
-    previous = _measures(z, c, gram, xx, lam, nonneg)[0] if stop == "objective" else None
+    previous = _measures(z, c, gram, xx, lam, nonneg, stop)[0] if stop == "objective" else None
     done = 0
     while done < max_iter:
         for _ in range(min(check_every, max_iter - done)):
@@ -217,14 +221,14 @@ def fista(
                 y = z_new
             z = z_new
         done += min(check_every, max_iter - done)
-        objective, kkt, gap = _measures(z, c, gram, xx, lam, nonneg)
+        objective, criterion = _measures(z, c, gram, xx, lam, nonneg, stop)
         if stop == "objective":
             ok = (previous - objective).abs() <= tol * objective.abs().clamp_min(torch.finfo(x.dtype).tiny)
             previous = objective
         elif stop == "kkt":
-            ok = kkt <= tol
+            ok = criterion <= tol
         else:
-            ok = gap <= tol * objective.abs()
+            ok = criterion <= tol * objective.abs()
         if ok.any() or done >= max_iter:
             finished = ok | (done >= max_iter)
             idx = rows[finished]
