@@ -128,7 +128,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .registry import get_model_class
 
         cls = get_model_class(args.model)
-        data = prepare(args.data, binarize=args.binarize, levels=args.levels)
+        from .data.patches import patch_data_name
+
+        data = prepare(patch_data_name(args.data, args.patch, args.images), binarize=args.binarize, levels=args.levels)
+        out = args.out
+        if out is None and args.images:  # the data name holds the folder's path: not a folder name
+            folder, stamp = Path(args.images).resolve().name, time.strftime("%Y%m%d-%H%M%S")
+            out = str(Path("runs") / f"{args.model}-{folder}-patches-{args.patch or 8}-{stamp}")
         values = {
             f.name: getattr(args, f.name)
             for f in dataclasses.fields(cls.Config)
@@ -136,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         torch.manual_seed(args.seed)
         model = cls(cls.Config(shape=data.shape, levels=data.levels, **values))
-        run = train(model, data, out=args.out, binarize=args.binarize, levels=args.levels, **_train_options(args))
+        run = train(model, data, out=out, binarize=args.binarize, levels=args.levels, **_train_options(args))
     if _is_main_process():
         _report(run.path, run.metrics)
     return 0
@@ -214,6 +220,8 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("model", nargs="?", help="registered model name (see `untaught models`)")
     p.add_argument("--data", default="digits", help="dataset name (see `untaught datasets`); default: digits")
+    p.add_argument("--patch", type=int, help="patch size N of a patch dataset (--data bsds500-patches --patch 12)")
+    p.add_argument("--images", metavar="FOLDER", help="train on N x N grey patches (--patch, default 8) of its images")
     p.add_argument("--binarize", choices=["static", "dynamic"], help="binarise the data (2 levels)")
     p.add_argument("--levels", type=int, help="reduce the data to this many levels")
     p.add_argument("--epochs", type=int, help="epochs for the whole run (default 20 without --max-time)")

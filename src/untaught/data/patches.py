@@ -17,9 +17,12 @@ Values are continuous, ``float32 [N, 1, patch, patch]`` with ``levels`` None; la
 
 Registered: ``bsds500-patches`` (8x8) and ``bsds500-patches-16`` (16x16), from the BSDS500
 photographs (train / val / test as published: 200 / 100 / 200 images), 50,000 / 10,000 / 10,000
-patches. Any other folder: :func:`register_patch_folder` (a folder with ``train/``, ``val/`` and
-``test/`` subfolders, or a flat folder whose sorted images are split 80 / 10 / 10 %), or
-:func:`folder_patches` for the arrays alone.
+patches. Made on demand from their name (so ``resume``, ``eval`` and the pictures find them again):
+``NAME-patches-N`` (N x N patches of the photo folder NAME, e.g. ``bsds500-patches-12``) and
+``patches-N:FOLDER`` (any folder of images, an absolute path); ``untaught train ... --patch N
+--images FOLDER`` picks the name (:func:`patch_data_name`). A folder holds ``train/``, ``val/`` and
+``test/`` subfolders, or is flat and its sorted images are split 80 / 10 / 10 %. In Python:
+:func:`register_patch_folder`, or :func:`folder_patches` for the arrays alone.
 
 References:
     Olshausen, Field. Emergence of simple-cell receptive field properties by learning a sparse code
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +45,7 @@ from .download import DatasetUnavailableError
 from .photos import IMAGE_SUFFIXES, read_image
 from .photos import find_folder as find_photo_folder
 from .photos import image_files as photo_files
-from .registry import SPLITS, DatasetInfo, Split, register
+from .registry import SPLITS, DatasetInfo, Split, register, register_resolver
 
 SPLIT_KEYS = {"train": 0, "val": 1, "test": 2}
 DEFAULT_SIZES = {"train": 50_000, "val": 10_000, "test": 10_000}
@@ -169,6 +173,9 @@ def register_patch_folder(
     name looked up as :func:`find_folder` says); ``sizes``: patches per split (default 50,000 /
     10,000 / 10,000). Then ``untaught train sparse-coding --data NAME`` trains on it."""
     n = {**DEFAULT_SIZES, **(sizes or {})}
+    if not (isinstance(patch, int) and patch >= 1):
+        raise ValueError(f"patch must be an integer >= 1 (pixels); got {patch!r}")
+    SOURCES[name] = (folder, patch, n, seed)
 
     def locate(root: str | None) -> Path:
         found = find_folder(folder, root)
@@ -199,6 +206,60 @@ def register_patch_folder(
     )
 
 
+SOURCES: dict[str, tuple[str, int, dict[str, int], int]] = {}  # name -> (folder, patch, sizes, seed)
+
+
+def patch_source(name: str, root: str | None = None) -> tuple[Path, int, float] | None:
+    """(image folder, patch size, scale) of the patch dataset ``name``, None for any other dataset;
+    the scale is the constant its patches were divided by (see the module)."""
+    if name not in SOURCES:
+        return None
+    folder, patch, sizes, seed = SOURCES[name]
+    found = find_folder(folder, root)
+    if found is None:
+        raise DatasetUnavailableError(f"dataset {name!r}: image folder {folder!r} not found")
+    return found, patch, folder_patches(found, patch=patch, sizes=sizes, seed=seed)[1]
+
+
+def held_out_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """The test images of a patch dataset's folder (``test/``, or the last 10 % of a flat folder)."""
+    return _split_folders(Path(folder))["test"]
+
+
+def patch_data_name(data: str, patch: int | None = None, images: str | None = None) -> str:
+    """The dataset ``untaught train --data DATA [--patch N] [--images FOLDER]`` trains on:
+    ``patches-N:FOLDER`` (absolute) with ``images``, ``NAME-patches-N`` for ``--data NAME-patches``
+    with ``patch``, else ``data`` itself."""
+    if patch is not None and not (isinstance(patch, int) and patch >= 1):
+        raise ValueError(f"--patch must be an integer >= 1 (pixels); got {patch!r}")
+    if images is not None:
+        folder = Path(images).expanduser().resolve()
+        if not folder.is_dir():
+            raise ValueError(f"--images {images!r}: no such folder")
+        return f"patches-{patch or 8}:{folder}"
+    if patch is None:
+        return data
+    base = re.fullmatch(r"(.+)-patches(-\d+)?", data)
+    if base is None:
+        raise ValueError(
+            "--patch applies to a patch dataset (e.g. --data bsds500-patches) or to --images FOLDER; "
+            f"got --data {data!r}"
+        )
+    return f"{base.group(1)}-patches" + ("" if patch == 8 else f"-{patch}")
+
+
+def _resolve(name: str) -> DatasetInfo | None:
+    """``patches-N:FOLDER`` and ``NAME-patches[-N]`` (see the module), registered on first use."""
+    folder = re.fullmatch(r"patches-(\d+):(/.+)", name)
+    if folder is not None:
+        return register_patch_folder(name, folder.group(2), patch=int(folder.group(1)))
+    named = re.fullmatch(r"([\w.]+)-patches(?:-(\d+))?", name)
+    if named is not None and find_folder(named.group(1)) is not None:
+        return register_patch_folder(name, named.group(1), patch=int(named.group(2) or 8))
+    return None
+
+
+register_resolver(_resolve)
 BSDS500_PATCHES = register_patch_folder(
     "bsds500-patches",
     "bsds500",

@@ -74,16 +74,29 @@ def register(info: DatasetInfo) -> DatasetInfo:
     return info
 
 
+_RESOLVERS: list[Callable[[str], DatasetInfo | None]] = []
+
+
+def register_resolver(resolve: Callable[[str], DatasetInfo | None]) -> None:
+    """Datasets made on demand from their name (e.g. ``bsds500-patches-12``): ``resolve(name)``
+    registers and returns the dataset if it recognises the name, else returns None."""
+    _RESOLVERS.append(resolve)
+
+
 def dataset_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
 def get_info(name: str) -> DatasetInfo:
-    """The registered dataset called ``name``; a clear error lists the known names otherwise."""
-    try:
+    """The registered dataset called ``name`` (or made by a resolver); a clear error lists the known
+    names otherwise."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(dataset_names())}") from None
+    for resolve in _RESOLVERS:
+        info = resolve(name)
+        if info is not None:
+            return info
+    raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(dataset_names())}")
 
 
 def load_split(name: str, split: str, root: str | None = None) -> Split:

@@ -56,3 +56,4 @@ def test_bsds500_patches_registered():
     assert test.x.shape == (10_000, 1, 8, 8) and test.levels is None
     _, scale = folder_patches(find_folder("bsds500"))
     assert scale == pytest.approx(0.08866, abs=1e-5)  # the constant the docstring states
+    assert get_info("bsds500-patches-12").shape == (1, 12, 12)  # any N x N, made from the name

@@ -50,7 +50,7 @@ def write_pictures(run: str | Path, *, image: str | None = None) -> dict[str, An
     from PIL import Image
 
     from ...data import load_split
-    from ...data.patches import find_folder, folder_patches, image_files, read_grey
+    from ...data.patches import held_out_images, patch_source, read_grey
     from ...io import CONFIG, load_model, read_json, run_folder, write_json
     from ...viz.filters import save_filters
 
@@ -62,19 +62,27 @@ def write_pictures(run: str | Path, *, image: str | None = None) -> dict[str, An
     k = model.config.atoms
     atoms = model.dictionary.detach().float().view(k, 1, *model.config.shape[-2:])
     paths = [save_filters(atoms, folder / "atoms.png", count=None)]
-    result: dict[str, Any] = {}
-    photos = find_folder("bsds500")
-    if image is None and photos is not None:
-        image = str(image_files(photos / "test")[0])
-    if image is not None:
-        _, scale = folder_patches(photos, patch=model.config.shape[-1]) if photos is not None else (None, 1.0)
+    result: dict[str, Any] = {"data": data_name}
+    source = patch_source(data_name)  # (image folder, patch size, the scale the patches were divided by)
+    if source is None and image is not None:
+        raise ValueError(
+            f"{folder} was trained on {data_name!r}, not on patches of photographs: there is no scale to code "
+            "a photograph with"
+        )
+    if source is not None:
+        image = image or str(held_out_images(source[0])[0])
         grey = read_grey(image)
-        recon, codes = reconstruct_image(model, grey, scale)
+        recon, codes = reconstruct_image(model, grey, source[2])
         value = psnr(grey[: recon.shape[0], : recon.shape[1]], recon)
         pair = np.concatenate([grey[: recon.shape[0], : recon.shape[1]], np.clip(recon, 0, 1)], axis=1)
         Image.fromarray((pair * 255).round().astype(np.uint8)).save(folder / "reconstruction.png")
         paths.append(folder / "reconstruction.png")
-        result.update(image=str(image), psnr_db=value, nonzero_per_patch=float((codes != 0).sum(1).double().mean()))
+        result.update(
+            image=str(image),
+            scale=source[2],
+            psnr_db=value,
+            nonzero_per_patch=float((codes != 0).sum(1).double().mean()),
+        )
         print(
             f"{Path(image).name}: PSNR {value:.2f} dB from {result['nonzero_per_patch']:.2f} non-zero codes per patch"
         )
@@ -117,6 +125,6 @@ def add_commands(sub: Any) -> None:
         help="atoms, a photograph rebuilt from its sparse patch codes (PSNR), code sparsity",
     )
     p.add_argument("run", help="run folder of a sparse-coding or psd model")
-    p.add_argument("--image", help="photograph to reconstruct (default: the first BSDS500 test image)")
+    p.add_argument("--image", help="photograph to reconstruct (default: the first test image of the run's folder)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_pictures)
