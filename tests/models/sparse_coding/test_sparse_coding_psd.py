@@ -56,3 +56,43 @@ def test_psd_configuration_errors():
         PSDConfig(alpha=0.0)
     with pytest.raises(ValueError, match="algorithm"):
         PSDConfig(algorithm="batch")
+
+
+@pytest.mark.parametrize("encoder", ["tanh", "shrink"])
+@pytest.mark.parametrize("nonneg", [False, True])
+def test_encoder_step_follows_the_gradient_of_the_prediction_loss(encoder, nonneg):
+    """The hand-written encoder gradients equal autograd's of mean α‖z* − F(x)‖² (z* held fixed)."""
+    torch.manual_seed(0)
+    config = PSDConfig(
+        shape=(16,), atoms=12, lam=0.1, alpha=0.7, encoder=encoder, nonneg=nonneg, encoder_lr=1e-3,
+        encoder_momentum=0.0, tol=1e-10, stop="gap",
+    )  # fmt: skip
+    m = PSD(config).double()
+    x = sparse_data(n=40)
+    m.step_signals(x)  # initialise the dictionary from the data
+    names = ("encoder_weight", "encoder_bias", "encoder_gain")
+    params = {n: getattr(m, n).detach().clone().requires_grad_(True) for n in names}
+    with torch.no_grad():
+        z = m.optimal_codes(x, m.predict(x)).codes
+    pre = x @ params["encoder_weight"].T
+    if encoder == "tanh":
+        h = torch.tanh(pre + params["encoder_bias"])
+    elif nonneg:
+        h = (pre - params["encoder_bias"]).clamp_min(0)
+    else:
+        h = torch.sign(pre) * (pre.abs() - params["encoder_bias"]).clamp_min(0)
+    loss = 0.7 * (z - params["encoder_gain"] * h).pow(2).sum(1).mean()
+    grads = torch.autograd.grad(loss, [params[n] for n in names])
+    m.step_signals(x)
+    for name, grad in zip(names, grads, strict=True):
+        expected = params[name].detach() - 1e-3 * grad
+        if name == "encoder_bias" and encoder == "shrink":
+            expected = expected.clamp_min(0)
+        assert torch.allclose(getattr(m, name), expected, atol=1e-10), name
+    if encoder == "shrink":
+        assert (m.encode(x) == 0).any()  # soft thresholding: exact zeros
+
+
+def test_shrink_encoder_configuration():
+    with pytest.raises(ValueError, match="encoder"):
+        PSDConfig(encoder="relu")

@@ -3,9 +3,11 @@ encoder trained to predict the codes.
 
 The loss of a signal x [N] with codes z [K] is
 
-    L(x, z) = ½‖x − zD‖² + λ‖z‖₁ + α‖z − F(x)‖²,       F(x) = g ⊙ tanh(x Wᵀ + b),
+    L(x, z) = ½‖x − zD‖² + λ‖z‖₁ + α‖z − F(x)‖²,       F(x) = g ⊙ tanh(x Wᵀ + b)   (the paper's),
 
-with unit-norm atoms (rows of D [K, N]), encoder weights W [K, N], biases b [K] and gains g [K].
+with unit-norm atoms (rows of D [K, N]), encoder weights W [K, N], biases b [K] and gains g [K];
+or, with ``encoder="shrink"``, F(x) = g ⊙ shrink_θ(x Wᵀ) (soft thresholding at learned θ [K] ≥ 0,
+stored in b: the one-layer encoder of Gregor & LeCun's LISTA), whose codes have exact zeros.
 Training alternates, per minibatch: (1) the optimal codes z* = argmin_z L(x, z), a lasso over the
 augmented dictionary [D | √(2α) I] and signal [x | √(2α) F(x)], solved by FISTA warm-started at
 F(x); (2) a dictionary step on ½‖x − z*D‖² exactly as online sparse coding does (Mairal et al. 2009
@@ -19,18 +21,20 @@ References:
     Kavukcuoglu, Ranzato, LeCun. Fast inference in sparse coding algorithms with applications to
     object recognition. Technical report CBLL-TR-2008-12-01, NYU, 2008 (arXiv:1010.3467).
     Mairal, Bach, Ponce, Sapiro. Online dictionary learning for sparse coding. ICML 2009.
+    Gregor, LeCun. Learning fast approximations of sparse coding. ICML 2010.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
 from .dictionary import Reduce, SparseCoding, SparseCodingConfig, dictionary_step
-from .solvers import fista, lasso_objective
+from .solvers import fista, lasso_objective, shrink
 
 
 @dataclass
@@ -39,11 +43,13 @@ class PSDConfig(SparseCodingConfig):
 
     Attributes:
         alpha: α > 0, the weight of the prediction error ‖z − F(x)‖².
+        encoder: 'tanh' (g ⊙ tanh(Wx + b), the paper's) or 'shrink' (g ⊙ shrink_θ(Wx)).
         encoder_lr: SGD step of the encoder on the minibatch mean of α‖z* − F(x)‖².
         encoder_momentum: momentum of the encoder's SGD.
     """
 
     alpha: float = 1.0
+    encoder: Literal["tanh", "shrink"] = "tanh"
     encoder_lr: float = 0.05
     encoder_momentum: float = 0.9
 
@@ -52,6 +58,7 @@ class PSDConfig(SparseCodingConfig):
         for name, ok, expected in [
             ("algorithm", self.algorithm == "online", "'online' (PSD updates per minibatch)"),
             ("alpha", self.alpha > 0, "a positive number"),
+            ("encoder", self.encoder in ("tanh", "shrink"), "'tanh' or 'shrink'"),
             ("encoder_lr", self.encoder_lr > 0, "a positive number"),
             ("encoder_momentum", 0 <= self.encoder_momentum < 1, "in [0, 1)"),
         ]:
@@ -70,21 +77,33 @@ class PSD(SparseCoding):
 
     Config = PSDConfig
     name = "psd"
-    description = "Predictive sparse decomposition: sparse coding + tanh encoder predicting the codes (2008)"
+    description = "Predictive sparse decomposition: sparse coding + tanh or shrinkage encoder predicting the codes"
     config: PSDConfig
 
     def __init__(self, config: PSDConfig) -> None:
         super().__init__(config)
         k, n = config.atoms, config.dims
         self.encoder_weight = nn.Parameter(torch.randn(k, n) / math.sqrt(n), requires_grad=False)
-        self.encoder_bias = nn.Parameter(torch.zeros(k), requires_grad=False)
+        start = 0.5 if config.encoder == "shrink" else 0.0  # the bias b (tanh) or the threshold θ (shrink)
+        self.encoder_bias = nn.Parameter(torch.full((k,), start), requires_grad=False)
         self.encoder_gain = nn.Parameter(torch.ones(k), requires_grad=False)
         for name in ("encoder_weight", "encoder_bias", "encoder_gain"):
             self.register_buffer(f"velocity_{name}", torch.zeros_like(getattr(self, name)))
 
     def predict(self, v: torch.Tensor) -> torch.Tensor:
-        """F(v) = g ⊙ tanh(v Wᵀ + b): signals [B, N] -> predicted codes [B, K]."""
-        return self.encoder_gain * torch.tanh(v @ self.encoder_weight.T + self.encoder_bias)
+        """F(v): signals [B, N] -> predicted codes [B, K] (see the module)."""
+        return self.encoder_gain * self._activation(v)[0]
+
+    def _activation(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(h, dh/dpre, dh/db) for F = g ⊙ h, all [B, K]: h = tanh(vWᵀ + b) or shrink_θ(vWᵀ), θ = b."""
+        pre = v @ self.encoder_weight.T
+        if self.config.encoder == "tanh":
+            h = torch.tanh(pre + self.encoder_bias)
+            slope = 1 - h * h
+            return h, slope, slope
+        h = shrink(pre, self.encoder_bias, self.config.nonneg)
+        slope = (h != 0).to(h.dtype)
+        return h, slope, -slope * (1.0 if self.config.nonneg else torch.sign(pre))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -122,19 +141,18 @@ class PSD(SparseCoding):
         c = self.config
         if not self.initialized:
             self._initialize(v, reduce)
-        pre = v @ self.encoder_weight.T + self.encoder_bias
-        t = torch.tanh(pre)
-        f = self.encoder_gain * t
+        h, slope, slope_b = self._activation(v)
+        f = self.encoder_gain * h
         result = self.optimal_codes(v, f)
         z = result.codes
         err = (z - f).pow(2).sum(1)
         objective = lasso_objective(v, z, self.dictionary, c.lam) + c.alpha * err
         # gradients of the mean of α‖z − F‖² with respect to the encoder's parameters
         df = 2 * c.alpha * (f - z) / len(v)
-        grads = {"encoder_gain": (df * t).sum(0)}
-        da = df * self.encoder_gain * (1 - t * t)
-        grads["encoder_weight"] = da.T @ v
-        grads["encoder_bias"] = da.sum(0)
+        grads = {"encoder_gain": (df * h).sum(0)}
+        dg = df * self.encoder_gain
+        grads["encoder_weight"] = (dg * slope).T @ v
+        grads["encoder_bias"] = (dg * slope_b).sum(0)
         names = list(grads)
         metrics = torch.stack(
             [objective.mean(), err.mean(), (z != 0).sum(1).to(v.dtype).mean(), result.iterations.to(v.dtype).mean()]
@@ -161,6 +179,8 @@ class PSD(SparseCoding):
             param, velocity = getattr(self, name), getattr(self, f"velocity_{name}")
             velocity.mul_(c.encoder_momentum).add_(grad.view_as(param), alpha=-c.encoder_lr)
             param.add_(velocity)
+        if c.encoder == "shrink":
+            self.encoder_bias.clamp_(min=0)  # a threshold
         m = parts[-1]
         return {
             "objective": float(m[0]),
