@@ -12,6 +12,7 @@ log-likelihoods are).
     python bench/boltzmann_rbm.py [--epochs 10] [--threads 1] [--ais-betas 14500]
     python bench/boltzmann_rbm.py --epochs 5 --seeds 3 --skip-defaults   # both libraries from seeds 0, 1, 2
     python bench/boltzmann_rbm.py --digits-only   # the same two algorithms where log Z is exact
+    python bench/boltzmann_rbm.py --epochs 5 --diagnose   # four trainers on identical minibatches
 
 A second untaught row trains with its defaults (momentum 0.5 -> 0.9, weight cost 1e-4) for the
 same epochs, to show what the library's own settings give.
@@ -127,6 +128,62 @@ def same_settings(seed: int, data, base: torch.Tensor, test_x: torch.Tensor, arg
     return a["test_ll"], b["test_ll"]
 
 
+def diagnose(data, base: torch.Tensor, test_x: torch.Tensor, args) -> None:
+    """Where the likelihood gap comes from: the same minibatch sequence (seed 0) through four trainers with
+    the same settings, each scored by the same AIS. (1) untaught's ``RBM.step_visible`` in float32 (the
+    update the engine calls), (2) the same in float64, (3) scikit-learn's ``_fit`` written out in torch
+    float32 (persistent *hidden* samples, drawn before the parameter update and used after it),
+    (4) scikit-learn's ``BernoulliRBM.partial_fit``."""
+    x = data.train.x.flatten(1).float()
+    order_gen = np.random.default_rng(0)
+    batches = [torch.as_tensor(p[: len(p) // 100 * 100]).view(-1, 100) for p in
+               (order_gen.permutation(len(x)) for _ in range(args.epochs))]  # fmt: skip
+    batches = [b for epoch in batches for b in epoch]
+
+    def ours(dtype: torch.dtype):
+        torch.manual_seed(0)
+        cfg = RBMConfig(shape=(784,), hidden=500, chains=100, learning_rate=args.lr, momentum=0.0,
+                        momentum_start=0.0, weight_cost=0.0)  # fmt: skip
+        model, gen = RBM(cfg).to(dtype), torch.Generator().manual_seed(0)
+        for step, idx in enumerate(batches):
+            model.step_visible(x[idx].to(dtype), step=step, generator=gen)
+        return model.weight.detach(), model.visible_bias.detach(), model.hidden_bias.detach()
+
+    def transcribed():
+        torch.manual_seed(0)
+        w, b, c = torch.randn(784, 500) * 0.01, torch.zeros(784), torch.zeros(500)
+        h_chain, gen = torch.zeros(100, 500), torch.Generator().manual_seed(0)
+        for idx in batches:
+            v_pos = x[idx]
+            h_pos = torch.sigmoid(v_pos @ w + c)
+            v_neg = (torch.rand(100, 784, generator=gen) < torch.sigmoid(h_chain @ w.T + b)).float()
+            h_neg = torch.sigmoid(v_neg @ w + c)
+            lr = args.lr / len(v_pos)
+            w += lr * (v_pos.T @ h_pos - v_neg.T @ h_neg)
+            c += lr * (h_pos.sum(0) - h_neg.sum(0))
+            b += lr * (v_pos.sum(0) - v_neg.sum(0))
+            h_chain = (torch.rand(100, 500, generator=gen) < h_neg).float()
+        return w, b, c
+
+    def scikit():
+        peer = BernoulliRBM(n_components=500, learning_rate=args.lr, batch_size=100, n_iter=1, random_state=0)
+        x_np = x.numpy()
+        for idx in batches:
+            peer.partial_fit(x_np[idx.numpy()])
+        return peer.components_.T, peer.intercept_visible_, peer.intercept_hidden_
+
+    trainers = [("untaught step, float32", lambda: ours(torch.float32)),
+                ("untaught step, float64", lambda: ours(torch.float64)),
+                ("scikit-learn's step in torch", transcribed), ("scikit-learn partial_fit", scikit)]  # fmt: skip
+    print(f"\ndiagnosis: {len(batches)} identical minibatches of 100 ({args.epochs} epochs), seed 0")
+    with threadpool_limits(args.threads):
+        for name, train in trainers:
+            t0 = time.perf_counter()
+            w, b, c = train()
+            print(f"{name}: trained in {time.perf_counter() - t0:.1f} s")
+            ais_report(name, w, b, c, base, test_x, args)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -137,6 +194,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1, help="train both libraries from seeds 0..N-1 (default 1)")
     p.add_argument("--skip-defaults", action="store_true", help="do not train the row with untaught's defaults")
     p.add_argument("--digits-only", action="store_true", help="only the exact-likelihood check on digits")
+    p.add_argument("--diagnose", action="store_true", help="four trainers on identical minibatches (see diagnose)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(f"threads: torch {torch.get_num_threads()}, BLAS {args.threads}; epochs {args.epochs}, lr {args.lr}")
@@ -149,6 +207,9 @@ def main() -> None:
     test_x = data.test.x.flatten(1).float()
     mean = train_x.mean(0).clamp(0.02, 0.98)
     base = torch.log(mean) - torch.log1p(-mean)
+    if args.diagnose:
+        diagnose(data, base, test_x, args)
+        return
 
     results = [same_settings(seed, data, base, test_x, args) for seed in range(args.seeds)]
     if args.seeds > 1:
