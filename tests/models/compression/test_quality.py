@@ -66,6 +66,15 @@ def test_ms_ssim_properties():
     assert ms_ssim(a / 255, b / 255, data_range=1.0).item() == pytest.approx(ms_ssim(a, b).item(), abs=1e-12)
 
 
+def test_float32_path_agrees_with_float64():
+    # float64 blurs by shifted sums (evaluation), other dtypes by depthwise convolutions (training)
+    x, y = pair(170, 180, 30)
+    a, b = batch(x) / 255, batch(y) / 255
+    for metric in (ssim, ms_ssim):
+        single = metric(a.float(), b.float(), data_range=1.0).item()
+        assert single == pytest.approx(metric(a, b, data_range=1.0).item(), abs=1e-5)
+
+
 @pytest.mark.parametrize(
     ("side", "scales"), [(11, 1), (20, 1), (21, 2), (41, 3), (81, 4), (160, 4), (161, 5), (999, 5)]
 )
