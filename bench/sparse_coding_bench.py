@@ -170,6 +170,10 @@ def main() -> None:
     for label, fn in runs:
         t, r = timed(fn, ROUNDS)
         rows[label] = (t, total(r.codes))
+        steps = r.iterations.double()
+        kind = "path pieces" if "homotopy" in label else "iterations"
+        certified = bool(r.converged.all())
+        print(f"{label}: {kind} per patch mean {steps.mean():.2f}, max {int(steps.max())}; all certified: {certified}")
     for algo, repeat in (("lasso_lars", 3), ("lasso_cd", ROUNDS)):
         coder = SparseCoder(dictionary=dnp, transform_algorithm=algo, transform_alpha=LAM)
         with warnings.catch_warnings():
