@@ -267,6 +267,17 @@ def _callbacks(folder: Path, monitor: str, patience: int | None) -> list[Any]:
     return callbacks
 
 
+def _strategy(name: str, module: Any) -> Any:
+    """Lightning's strategy ``name``, except that 'ddp' looks for unused parameters when the model
+    trains in phases (its loss takes the epoch): a phase may leave layers out of the graph (greedy
+    pretraining), which plain DDP refuses. Their gradients stay None, so Adam leaves them alone."""
+    if name != "ddp" or module.by_update or not module._loss_takes_epoch:
+        return name
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return DDPStrategy(find_unused_parameters=True)
+
+
 def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resume_from: Path | None) -> Run:
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger
@@ -286,7 +297,7 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
-        strategy=cfg.strategy,
+        strategy=_strategy(cfg.strategy, module),
         max_epochs=max_epochs,
         max_time={"minutes": cfg.max_time} if cfg.max_time else None,
         logger=CSVLogger(save_dir=folder, name="log"),  # log/version_N/metrics.csv per session

@@ -46,7 +46,9 @@ class Trainee(L.LightningModule):
         if "loss" not in caps and "update" not in caps:
             raise TypeError(f"{type(model).__name__} has neither loss() nor update(): nothing to train")
         self.by_update = "update" in caps
-        self.automatic_optimization = not self.by_update
+        # the step is written out (training_step): Lightning's automatic optimization wraps every step in
+        # a closure, an optimizer wrapper and eight hook dispatches, which cost a small model's throughput
+        self.automatic_optimization = False
         self.steps = 0  # optimizer-independent step counter, saved in checkpoints
         self._val: list[torch.Tensor] = []
         # what loss() accepts, looked up once (inspect.signature is slow for a per-step call)
@@ -87,27 +89,38 @@ class Trainee(L.LightningModule):
                 f"the training loss became {loss.item()} at step {self.steps} (epoch {self.current_epoch}); "
                 "training stopped and the last good checkpoint is kept. Try a lower --lr or --grad-clip."
             )
+        optimizer = self.optimizers(use_pl_optimizer=False)  # the torch optimizer itself
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)  # through the strategy: DDP averages the gradients here
+        if self.grad_clip:
+            self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+        optimizer.step()
         self.steps += 1
         self._log_metrics({"loss": loss, **metrics}, len(x))
-        return loss
+        return None
 
     def _log_metrics(self, metrics: dict[str, Any], n: int) -> None:
         """Average training metrics over the steps between two log writes, and log only then.
 
-        Lightning writes step metrics every ``log_every_n_steps``; calling ``self.log`` on every step
-        cost about 2 ms per call here (more than a small model's whole step), so values are summed
-        locally and handed to Lightning only on the steps it writes.
+        Lightning writes step metrics every ``log_every_n_steps``. Its ``self.log`` costs 1-2 ms per
+        call here (result collections moved and reduced: more than a small model's whole step), so
+        values are summed locally, and on the steps Lightning writes their means go straight to the
+        logger, as the rows Lightning would write; ``self.log`` is left to the progress bar's loss.
         """
         for key, value in metrics.items():
             value = value.detach() if isinstance(value, torch.Tensor) else value
             total, count = self._window.get(key, (0.0, 0))
             self._window[key] = (total + value, count + 1)
-        connector = getattr(self.trainer, "_logger_connector", None)
-        if not getattr(connector, "should_update_logs", True):
+        trainer = self.trainer
+        if not trainer._logger_connector.should_update_logs:
             return
-        for key, (total, count) in self._window.items():
-            self.log(f"train/{key}", total / count, prog_bar=key == "loss", batch_size=n)
+        means = {f"train/{key}": float(total / count) for key, (total, count) in self._window.items()}
         self._window.clear()
+        if trainer.logger is not None:
+            step = trainer.fit_loop.epoch_loop._batches_that_stepped
+            trainer.logger.log_metrics({**means, "epoch": self.current_epoch}, step=step)
+        if trainer.progress_bar_callback is not None and "train/loss" in means:
+            self.log("train/loss", means["train/loss"], prog_bar=True, logger=False, batch_size=n)
 
     def _mean_across_ranks(self, value: torch.Tensor) -> torch.Tensor:
         """Mean of ``value`` over DDP ranks (the identity in one process)."""
@@ -117,12 +130,6 @@ class Trainee(L.LightningModule):
         if self.by_update:
             return None
         return adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-
-    def configure_gradient_clipping(
-        self, optimizer: Any, gradient_clip_val: Any = None, gradient_clip_algorithm: Any = None
-    ) -> None:
-        if self.grad_clip:
-            self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
 
     # -- validation: summed over ranks, so the mean is over the whole split ---------------------
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
