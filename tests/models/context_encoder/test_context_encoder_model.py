@@ -134,7 +134,9 @@ def test_the_decoder_paints_no_checkerboard():
     model = tiny(shape=(3, 32, 32), hole=8, channels=(4, 5, 6)).eval()
     with torch.no_grad():
         for module in model.decoder.modules():
-            if isinstance(module, torch.nn.Conv2d):
+            if isinstance(module, torch.nn.Conv2d) and module.bias is not None:
+                module.bias.normal_()
+            if isinstance(module, torch.nn.BatchNorm2d):
                 module.bias.normal_()
         out = model.decode(torch.full((1, 6 * 4 * 4), 0.7, dtype=torch.float64))
     interior = out[0, :, 8:-8, 8:-8]  # border effects reach 1 + 2 (1 + 2 * 1) = 7 pixels inwards

@@ -64,13 +64,15 @@ class ChannelwiseLinear(nn.Module):
         return out.view(b, c, height, width)
 
 
+# A convolution followed by batch norm has no bias: batch norm removes any constant, so its gradient
+# would be zero up to rounding, and Adam would turn that rounding noise into full-size steps.
 def _down(a: int, b: int, norm: bool) -> list[nn.Module]:
-    return [nn.Conv2d(a, b, 4, 2, 1), *([SyncBatchNorm2d(b)] if norm else []), nn.LeakyReLU(0.2)]
+    return [nn.Conv2d(a, b, 4, 2, 1, bias=not norm), *([SyncBatchNorm2d(b)] if norm else []), nn.LeakyReLU(0.2)]
 
 
 def _up(a: int, b: int, last: bool) -> list[nn.Module]:
     """Resize-convolution: [B, a, h, w] -> [B, b, 2h, 2w] (then batch norm and ReLU unless ``last``)."""
-    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 3, 1, 1)] + (
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 3, 1, 1, bias=last)] + (
         [] if last else [SyncBatchNorm2d(b), nn.ReLU()]
     )
 
