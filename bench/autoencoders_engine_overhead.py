@@ -2,7 +2,8 @@
 
 Both train the same model (same initial weights), on the same data, with the same batches, fused
 Adam, batch size and threads, for the same epochs; each epoch ends with a validation pass and a
-checkpoint, as the engine's does. Printed: wall time of the whole fit and images/s of training.
+checkpoint, as the engine's does. Printed: wall time of the whole fit and images/s of training, for
+``--rounds`` alternating rounds, and the median engine / plain ratios.
 
     bench/run.sh python bench/autoencoders_engine_overhead.py --data fashion-mnist --epochs 3 --threads 2
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import statistics
 import tempfile
 import time
 
@@ -59,13 +61,13 @@ def main() -> None:
     p.add_argument("--hidden", default="256")
     p.add_argument("--code", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="alternating plain / engine rounds; medians reported")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = prepare(args.data)
     torch.manual_seed(0)
     hidden = tuple(int(h) for h in args.hidden.split(","))
     model = Autoencoder(AutoencoderConfig(shape=data.shape, levels=data.levels, hidden=hidden, code=args.code))
-    twin = copy.deepcopy(model)
     print(
         f"model: ae {data.shape} hidden={hidden} code={args.code} ({sum(p.numel() for p in model.parameters())} "
         f"parameters); {args.data}: {len(data.train)} train images, batch {args.batch_size}, {args.epochs} epochs, "
@@ -86,37 +88,30 @@ def main() -> None:
         warm_data = untaught.training.data.TrainingData("warm", *(data.val,) * 3, data.levels)
         untaught.train(copy.deepcopy(model), warm_data, out=f"{tmp}/warm", epochs=1, threads=args.threads,
                        progress=False, samples=0, batch_size=args.batch_size)  # fmt: skip
-    plain = plain_loop(twin, data, epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, seed=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        run = untaught.train(
-            model,
-            data,
-            out=f"{tmp}/run",
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            threads=args.threads,
-            progress=False,
-            samples=0,
-            select="last",
-        )
-    m = run.metrics
     n_batches = len(loader(data, "train", batch_size=args.batch_size, seed=0))
     images = n_batches * args.batch_size * args.epochs
-    rows = [
-        (
-            "plain loop",
-            plain["fit_seconds"],
-            plain["images"] / plain["fit_seconds"],
-            plain["images"] / plain["train_seconds"],
-            plain["val_loss"],
-        ),
-        ("untaught engine", m["fit_seconds"], images / m["fit_seconds"], m["train_images_per_second"], m["val_loss"]),
-    ]
-    print(f"{'':<16} {'fit s':>8} {'images/s (fit)':>15} {'images/s (steps)':>17} {'val loss':>9}")
-    for name, fit, per_fit, per_step, val in rows:
-        print(f"{name:<16} {fit:>8.2f} {per_fit:>15.0f} {per_step:>17.0f} {val:>9.3f}")
+    print(f"{'round':<6} {'':<16} {'fit s':>8} {'images/s (fit)':>15} {'images/s (steps)':>17} {'val loss':>9}")
+    ratios = []
+    for r in range(args.rounds):  # alternating, so that a slow spell of the machine hits both
+        plain = plain_loop(copy.deepcopy(model), data, epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, seed=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            m = untaught.train(
+                copy.deepcopy(model), data, out=f"{tmp}/run", epochs=args.epochs, batch_size=args.batch_size,
+                threads=args.threads, progress=False, samples=0, select="last",
+            ).metrics  # fmt: skip
+        rows = [
+            ("plain loop", plain["fit_seconds"], plain["images"] / plain["fit_seconds"],
+             plain["images"] / plain["train_seconds"], plain["val_loss"]),
+            ("untaught engine", m["fit_seconds"], images / m["fit_seconds"], m["train_images_per_second"],
+             m["val_loss"]),
+        ]  # fmt: skip
+        for name, fit, per_fit, per_step, val in rows:
+            print(f"{r:<6} {name:<16} {fit:>8.2f} {per_fit:>15.0f} {per_step:>17.0f} {val:>9.3f}", flush=True)
+        ratios.append((rows[1][2] / rows[0][2], rows[1][3] / rows[0][3]))
+    fit_ratio, step_ratio = (statistics.median(r[i] for r in ratios) for i in (0, 1))
     print(
-        f"engine / plain, whole fit: {rows[1][2] / rows[0][2]:.3f}; training steps only: {rows[1][3] / rows[0][3]:.3f}"
+        f"engine / plain, median of {args.rounds} round(s): whole fit {fit_ratio:.3f}, training steps only "
+        f"{step_ratio:.3f} (per round: {', '.join(f'{a:.3f}/{b:.3f}' for a, b in ratios)})"
     )
 
 
