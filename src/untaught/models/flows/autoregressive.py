@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...nn import MaskedLinear, made_degrees, made_masks
@@ -65,7 +64,7 @@ class MaskedAutoregressive(Transform):
             h = layer(h, getattr(self, f"mask{i}").to(h.dtype))
             if i == 0 and self.context is not None and context is not None:
                 h = h + self.context(context)
-            h = F.relu(h)
+            h = h.relu_()  # in place on a fresh output (as in the coupling MLP)
         out = self.out(h, getattr(self, f"mask{len(self.layers)}").to(h.dtype))
         shift, log_scale = out.view(x.shape[0], self.dims, 2).unbind(2)
         return shift, log_scale
