@@ -364,6 +364,11 @@ def _as_tensor(image: np.ndarray) -> torch.Tensor:
     return (x[None, None] if x.dim() == 2 else x.permute(2, 0, 1)[None]).contiguous()
 
 
+def rate_controlled(codec: ImageCodec | type[ImageCodec]) -> bool:
+    """Whether ``codec`` (a codec or its class) meets a target rate: ``compress(x, bpp=...)`` (WaveOne)."""
+    return "bpp" in inspect.signature(codec.compress).parameters
+
+
 def compress_image(
     image: np.ndarray, *, model: str = "codec-mean-scale", quality: int | None = None, bpp: float | None = None
 ) -> bytes:
@@ -372,7 +377,7 @@ def compress_image(
     codec = load_codec(model, quality)
     if bpp is None:
         return codec.compress(_as_tensor(image))
-    if "bpp" not in inspect.signature(codec.compress).parameters:
+    if not rate_controlled(codec):
         raise ValueError(f"{codec.name} has no rate control: choose its rate with the quality level, not bpp")
     return codec.compress(_as_tensor(image), bpp=bpp)
 
@@ -397,7 +402,8 @@ def decompress_image(data: bytes, *, model: str | None = None) -> np.ndarray:
 def ship(run: str | Path, quality: int, dest: Path = WEIGHTS) -> Path:
     """Turn the codec trained in run folder ``run`` into shipped weights ``dest/<model>-q<quality>``:
     parameters stored in float16 (half the size; the codec then runs on exactly these values),
-    coding tables rebuilt from them, config and metrics of the run kept beside them."""
+    coding tables rebuilt from them (rate-distortion codecs; WaveOne's coder has no stored tables),
+    config and metrics of the run kept beside them."""
     import dataclasses
 
     from safetensors.torch import save
@@ -408,13 +414,14 @@ def ship(run: str | Path, quality: int, dest: Path = WEIGHTS) -> Path:
         raise ValueError(f"quality must be in [1, 255]; got {quality}")
     folder = run_folder(run)
     codec = load_model(folder)
-    if not isinstance(codec, Codec):
+    if not isinstance(codec, ImageCodec):
         raise ValueError(f"{folder} holds a {type(codec).__name__}, not a learned codec")
     codec.config = dataclasses.replace(codec.config, quality=quality)
     with torch.no_grad():
         for p in codec.parameters():
             p.copy_(p.half().float())
-    codec.finalize()
+    if isinstance(codec, Codec):
+        codec.finalize()
     state = {
         k: (v.half() if v.is_floating_point() else v).detach().contiguous() for k, v in codec.state_dict().items()
     }
