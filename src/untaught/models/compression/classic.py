@@ -247,7 +247,7 @@ class _Prober:
 
 
 def _jpeg2000_ratio(s: float) -> float:
-    return 24.0 / math.exp(s)
+    return max(24.0 / math.exp(s), 1.0)  # exp(log(24)) rounds above 24: s_max is ratio 1, not 0.99...
 
 
 CODECS: dict[str, ClassicCodec] = {

@@ -6,7 +6,8 @@ decoded 8-bit RGB image (float64, :mod:`.quality`) and averaged over the images,
 does on Kodak: one point per codec setting.
 
 * Our codecs (:class:`LearnedCodec`) come as a ``compress(image) -> bytes`` / ``decompress(bytes) ->
-  image`` pair per quality level, so this module does not depend on any model: one point per level.
+  image`` pair per quality level, so this module does not depend on any model: one point per level;
+  a rate-controlled codec (WaveOne) has one pair per target bpp instead.
 * The classic codecs (:mod:`.classic`) are run at target bpps **matched per image**: for every image
   and target, the file nearest the target (or the nearest from below / above, ``side``), so each
   point is the mean over images of files of about the target size. The table gives the real mean.
@@ -39,16 +40,23 @@ Compress = Callable[[np.ndarray], bytes]
 Decompress = Callable[[bytes], np.ndarray]
 
 DEFAULT_TARGETS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0)
+DEFAULT_BPPS = (0.08, 0.1, 0.15, 0.25)  # target rates of a rate-controlled codec (issue 12's)
 BD_METHODS = ("cubic", "pchip")
 
 
 @dataclass(frozen=True)
 class LearnedCodec:
-    """One of our codecs: a ``(compress, decompress)`` pair per quality level. ``compress`` takes a
-    uint8 RGB image [H, W, 3] and returns the file's bytes; ``decompress`` returns the image."""
+    """One of our codecs: a ``(compress, decompress)`` pair per quality level, or per target bpp if
+    ``rate_controlled``. ``compress`` takes a uint8 RGB image [H, W, 3] and returns the file's bytes;
+    ``decompress`` returns the image."""
 
     name: str
-    levels: Mapping[int, tuple[Compress, Decompress]]
+    levels: Mapping[float, tuple[Compress, Decompress]]
+    rate_controlled: bool = False
+
+    def setting(self, level: float) -> str:
+        """How a level is named in the tables: "q=3", or "0.1 bpp" for a target rate."""
+        return f"{level:g} bpp" if self.rate_controlled else f"q={level:g}"
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,8 @@ class Measurement:
     """One image coded at one setting: the file's size and the decoded image's quality."""
 
     codec: str
-    setting: str  # "q=3" for our codecs, "0.25 bpp" for a target of the classic ones
-    parameter: float  # the quality level, or the classic codec's parameter chosen for this image
+    setting: str  # "q=3" for our codecs, "0.25 bpp" for a target of the classic ones or of WaveOne
+    parameter: float  # the quality level or target bpp, or the classic codec's parameter chosen for this image
     image: str
     bytes: int
     bpp: float
@@ -135,9 +143,10 @@ def bd_rate(
     return float((math.exp((integrals[1] - integrals[0]) / (high - low)) - 1) * 100)
 
 
-def _measure(
+def measure(
     codec: str, setting: str, parameter: float, image_name: str, image: np.ndarray, data: bytes, decoded: np.ndarray
 ) -> Measurement:
+    """One file of ``image`` uint8 [H, W, 3] and its decoding, measured: bpp, PSNR (dB), MS-SSIM."""
     if not isinstance(decoded, np.ndarray) or decoded.shape != image.shape or decoded.dtype != np.uint8:
         got = f"{decoded.dtype} {decoded.shape}" if isinstance(decoded, np.ndarray) else type(decoded).__name__
         raise ValueError(f"{codec} ({setting}) decoded {image_name} as {got}; expected uint8 {image.shape}")
@@ -310,10 +319,10 @@ def evaluate_images(
         if not codec.levels:
             raise ValueError(f"codec {codec.name!r} has no quality levels to evaluate")
         for quality, (compress, decompress) in sorted(codec.levels.items()):
-            setting = f"q={quality}"
+            setting = codec.setting(quality)
             for name, image in images.items():
                 data = compress(image)
-                measurements.append(_measure(codec.name, setting, quality, name, image, data, decompress(data)))
+                measurements.append(measure(codec.name, setting, quality, name, image, data, decompress(data)))
             say(f"{codec.name} {setting}: {len(images)} image(s) [{time.perf_counter() - started:.0f} s]")
 
     def classic_image(item: tuple[str, np.ndarray]) -> list[Measurement]:
@@ -323,7 +332,7 @@ def evaluate_images(
             for target, encoded in zip(targets, codec.match(image, targets, side), strict=True):
                 setting = f"{target:g} bpp"
                 decoded = decode(encoded.data)
-                rows.append(_measure(codec.name, setting, encoded.parameter, name, image, encoded.data, decoded))
+                rows.append(measure(codec.name, setting, encoded.parameter, name, image, encoded.data, decoded))
         say(f"{name}: {', '.join(classic)} at {len(targets)} target(s) [{time.perf_counter() - started:.0f} s]")
         return rows
 
@@ -360,7 +369,7 @@ def smallest_files(images: Mapping[str, np.ndarray], classic: Sequence[str] = tu
     for codec in (get_codec(name) for name in classic):
         for name, image in images.items():
             file = codec.smallest(image)
-            rows.append(_measure(codec.name, "smallest", file.parameter, name, image, file.data, decode(file.data)))
+            rows.append(measure(codec.name, "smallest", file.parameter, name, image, file.data, decode(file.data)))
     return rows
 
 
