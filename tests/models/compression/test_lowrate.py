@@ -159,6 +159,9 @@ def test_bad_options_are_clear_errors(folder, waveone, tmp_path, capsys, monkeyp
     assert "needs exactly one rate-controlled codec" in capsys.readouterr().err
     assert main(["codec-eval", str(folder), "--bpps", "0.1", "--out", out, "--no-progress"]) == 2
     assert "--bpps sets the rates of a rate-controlled codec" in capsys.readouterr().err
+    twice = ["codec-eval", str(folder), "--low-rate", "--models", str(waveone), str(waveone), "--out", out]
+    assert main([*twice, "--no-progress"]) == 2
+    assert "given more than once: codec-waveone (tiny)" in capsys.readouterr().err
     bad = ["codec-eval", str(folder), "--low-rate", "--models", str(waveone), "--bpp", "-1", "--out", out]
     assert main([*bad, "--no-progress"]) == 2
     assert "--bpp must be a positive number" in capsys.readouterr().err

@@ -81,6 +81,10 @@ def learned_codecs(
         else:
             pairs = {q: (partial(compress_image, model=model, quality=q), decompress_image) for q in levels}
             codecs.append(LearnedCodec(model, pairs))
+    names = [c.name for c in codecs]
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"each codec may be given once; given more than once: {', '.join(twice)}")
     return codecs
 
 

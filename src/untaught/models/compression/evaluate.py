@@ -55,8 +55,11 @@ class LearnedCodec:
     rate_controlled: bool = False
 
     def setting(self, level: float) -> str:
-        """How a level is named in the tables: "q=3", or "0.1 bpp" for a target rate."""
-        return f"{level:g} bpp" if self.rate_controlled else f"q={level:g}"
+        """How a level is named in the tables: "q=3", "0.1 bpp" for a target rate, "trained run" for
+        quality 0 (weights that are not a shipped level)."""
+        if self.rate_controlled:
+            return f"{level:g} bpp"
+        return f"q={level:g}" if level else "trained run"
 
 
 @dataclass(frozen=True)
