@@ -105,11 +105,11 @@ class RowLSTM(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b, _, height, width = z.shape
-        into = self.input_to_state(z)  # [B, 4H, H, W]: all rows at once
-        h = c = into.new_zeros(b, self.hidden, width)
+        into = self.input_to_state(z).unbind(2)  # H rows [B, 4H, W], all at once (unbind: one gradient buffer)
+        h = c = into[0].new_zeros(b, self.hidden, width)
         states = []
         for i in range(height):
-            gates = into[:, :, i] + F.conv1d(h, self.state_to_state, padding=self.pad)
+            gates = into[i] + F.conv1d(h, self.state_to_state, padding=self.pad)
             h, c = lstm_cell(gates, c)
             states.append(h)
         return torch.stack(states, 2)
@@ -185,18 +185,20 @@ class DiagonalBiLSTM(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b, _, height, width = z.shape
         l2r, r2l = self.input_to_state(z).chunk(2, 1)  # [B, 4H, H, W] each
-        # [B, 2, 4H, H, W + H - 1], right-to-left mirrored; zero outside the image, so (no bias in the
-        # state-to-state kernel) the states left of the image stay zero, and those right of it are never read
-        into = skew(torch.stack([l2r, r2l.flip(-1)], 1))
-        h = c = into.new_zeros(b, 2, self.hidden, height)
+        # [2, 4H, B, H, W + H - 1] (direction first, right-to-left mirrored), zero outside the image, so
+        # (no bias in the state-to-state kernel) the states left of the image stay zero; those right of
+        # it are never read. Columns unbound once: one gradient buffer, not one per step.
+        columns = skew(torch.stack([l2r, r2l.flip(-1)]).transpose(1, 2)).unbind(-1)
+        h = c = l2r.new_zeros(2, self.hidden, b, height)
         states = []
-        for t in range(width + height - 1):  # one skewed column (image diagonal) at a time
+        for into in columns:  # one skewed column (image diagonal) at a time
             above = F.pad(h, (1, 0))[..., :-1]  # state (i - 1, t - 1) for row i
-            recurrent = torch.einsum("dgk,bdkr->bdgr", self.state_to_state, torch.cat([above, h], 2))
-            h, c = lstm_cell(into[..., t] + recurrent, c, dim=2)
+            prev = torch.cat([above, h], 1).view(2, 2 * self.hidden, b * height)
+            recurrent = torch.bmm(self.state_to_state, prev).view(2, 4 * self.hidden, b, height)
+            h, c = lstm_cell(into + recurrent, c)
             states.append(h)
-        out = unskew(torch.stack(states, -1), width)  # [B, 2, H_s, H, W]
-        return out[:, 0] + F.pad(out[:, 1].flip(-1), (0, 0, 1, 0))[:, :, :-1]
+        out = unskew(torch.stack(states, -1), width).transpose(1, 2)  # [2, B, H_s, H, W]
+        return out[0] + F.pad(out[1].flip(-1), (0, 0, 1, 0))[:, :, :-1]
 
     # -- cached sampling ------------------------------------------------------------------------------
     def start(self, n: int, height: int, width: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
