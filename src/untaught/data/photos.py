@@ -131,12 +131,12 @@ def load_crops(
     per_image: int = 8,
     seed: int = 0,
     shrink: int = 1,
-    limit: int | None = None,
+    images: slice = slice(None),
 ) -> torch.Tensor:
-    """Crops of every image in ``folders`` (the first ``limit`` images), each image first shrunk
-    ``shrink`` times (:func:`downsample`): uint8 [N, C, crop, crop]."""
+    """Crops of the ``images`` (by name order) of ``folders``, each image first shrunk ``shrink``
+    times (:func:`downsample`): uint8 [N, C, crop, crop]."""
     folders = [folders] if isinstance(folders, Path) else folders
-    files = [f for folder in folders for f in image_files(folder)][:limit]
+    files = [f for folder in folders for f in image_files(folder)][images]
     if not files:
         where = ", ".join(map(str, folders))
         raise DatasetUnavailableError(f"{where} hold no image files ({', '.join(IMAGE_SUFFIXES)})")
@@ -164,7 +164,7 @@ def register_photos(
     evaluation_only: bool = False,
     train_from: tuple[str, ...] = ("train",),
     val_from: str = "val",
-    images: dict[str, int] | None = None,
+    images: dict[str, slice] | None = None,
     shrink: int = 1,
     download: Callable[[Path], Path] | None = None,
 ) -> DatasetInfo:
@@ -172,7 +172,7 @@ def register_photos(
     docstring). ``sizes`` are the crops per split (stated, and checked when loaded).
     ``evaluation_only``: the folder holds the test images directly; train and val are refused.
     ``train_from``: the subfolders whose images give the training crops; ``val_from``: the subfolder
-    of the validation crops; ``images``: how many images (the first ones) a split takes, if not all;
+    of the validation crops; ``images``: which images (in name order) a split takes, if not all;
     ``shrink``: every image is first shrunk that many times (2 removes most JPEG artefacts);
     ``download(folder) -> folder``: fetches the images when no local folder is found."""
 
@@ -210,7 +210,7 @@ def register_photos(
             random=split == "train",
             per_image=per_image,
             shrink=shrink,
-            limit=(images or {}).get(split),
+            images=(images or {}).get(split, slice(None)),
         )
         if len(x) != sizes[split]:
             raise RuntimeError(f"dataset {name!r} ({split}): {len(x)} crops from {where}; expected {sizes[split]}")
@@ -254,10 +254,10 @@ BSDS500_CODEC = register_photos(
     crop=128,
     per_image=8,
     sizes={"train": 2400, "val": 96, "test": 300},
-    description="BSDS500 for codecs: 8 random 128x128 crops per train+val photograph; grid crops of 16 / 50 test ones",
+    description="BSDS500 for codecs: 8 random 128x128 crops per train+val photograph; test photos 1-16 val, 17-66 test",
     train_from=("train", "val"),
     val_from="test",
-    images={"val": 16, "test": 50},
+    images={"val": slice(0, 16), "test": slice(16, 66)},
 )
 BSDS500_CODEC_HALF = register_photos(
     "bsds500-codec-half",
@@ -269,7 +269,7 @@ BSDS500_CODEC_HALF = register_photos(
     description="bsds500-codec with every photograph first shrunk 2x (fewer JPEG artefacts): 8 crops per image",
     train_from=("train", "val"),
     val_from="test",
-    images={"val": 16, "test": 50},
+    images={"val": slice(0, 16), "test": slice(16, 66)},
     shrink=2,
 )
 KODAK = register_photos(

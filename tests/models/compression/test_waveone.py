@@ -120,3 +120,20 @@ def test_training_steers_alpha_towards_the_target_rate():
     above = float(metrics["bpp"]) > 0.05
     assert float(model.alpha) == pytest.approx(alpha * (1.01 if above else 1 / 1.01))
     assert {"bpp", "ms_ssim", "l1", "alpha", "adversarial", "disc"} <= set(metrics)
+
+
+def test_the_discriminators_learn_only_from_their_own_loss():
+    """D's gradient comes from telling real from fake, never from the generator's adversarial term:
+    it must not change when the adversarial weight does."""
+    cls = get_model_class("codec-waveone")
+    x = torch.cat([smooth_image(32, 32, seed=s) for s in range(2)])
+    grads = []
+    for weight in (0.01, 1.0):
+        torch.manual_seed(0)
+        model = cls(cls.Config(shape=(3, 32, 32), channels=8, code=4, bits=4, scales=2, disc_channels=4,
+                               adversarial_weight=weight))  # fmt: skip
+        loss, _ = model.loss(x, generator=torch.Generator().manual_seed(0))
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.discriminators.parameters()]))
+    torch.testing.assert_close(grads[0], grads[1])
+    assert grads[0].abs().sum() > 0

@@ -87,21 +87,51 @@ def _models(p_one: np.ndarray) -> list:
 def encode(q: np.ndarray, bits: int, budget: int | None = None) -> tuple[bytes, int]:
     """Code ``q`` [C, h, w] (ints in [0, 2**bits)); with a ``budget`` in bits, only the longest prefix
     of units whose stream fits it. Returns the bytes (2-byte unit count, then the range coder's
-    words) and the number of units coded."""
+    words) and the number of units coded.
+
+    With a budget, a first pass codes every unit and notes the coder's length after each; the
+    second codes the prefix that fits (one unit fewer if the final flush overshoots)."""
+    if budget is None:
+        return _encode(q, bits, None)
+    lengths = [length for _, length in _lengths(q, bits)]
+    kept = sum(1 for length in lengths if 16 + length + 64 <= budget)  # 64: the coder's final flush
+    while True:
+        data, kept = _encode(q, bits, kept)
+        if 8 * len(data) <= budget or kept == 0:
+            return data, kept
+        kept -= 1
+
+
+def _encode(q: np.ndarray, bits: int, units: int | None) -> tuple[bytes, int]:
+    """The stream of the first ``units`` units (all if None)."""
     import constriction
 
     encoder = constriction.stream.queue.RangeEncoder()
-    kept, words = 0, np.zeros(0, np.uint32)
+    done = 0
     for done, unit_bits, models, index in _walk(q, bits):
-        for context, m in enumerate(models):
-            chosen = unit_bits[index == context]
-            if chosen.size:
-                encoder.encode(chosen.astype(np.int32), m)
-        trial = encoder.get_compressed()
-        if budget is not None and 32 * len(trial) + 16 > budget:
+        if units is not None and done > units:
+            done -= 1
             break
-        kept, words = done, trial
-    return kept.to_bytes(2, "big") + words.astype("<u4").tobytes(), kept
+        _code_unit(encoder, unit_bits, models, index)
+    words = encoder.get_compressed()
+    return done.to_bytes(2, "big") + words.astype("<u4").tobytes(), done
+
+
+def _lengths(q: np.ndarray, bits: int):
+    """(units so far, coder length in bits after them) for every unit."""
+    import constriction
+
+    encoder = constriction.stream.queue.RangeEncoder()
+    for done, unit_bits, models, index in _walk(q, bits):
+        _code_unit(encoder, unit_bits, models, index)
+        yield done, encoder.num_bits()
+
+
+def _code_unit(encoder, unit_bits: np.ndarray, models: list, index: np.ndarray) -> None:
+    for context, m in enumerate(models):
+        chosen = unit_bits[index == context]
+        if chosen.size:
+            encoder.encode(chosen.astype(np.int32), m)
 
 
 def estimate_bits(q: np.ndarray, bits: int) -> float:

@@ -420,8 +420,7 @@ def ship(run: str | Path, quality: int, dest: Path = WEIGHTS) -> Path:
     with torch.no_grad():
         for p in codec.parameters():
             p.copy_(p.half().float())
-    if isinstance(codec, Codec):
-        codec.finalize()
+    codec.finalize()
     state = {
         k: (v.half() if v.is_floating_point() else v).detach().contiguous() for k, v in codec.state_dict().items()
     }

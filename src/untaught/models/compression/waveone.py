@@ -192,7 +192,8 @@ class WaveOne(ImageCodec):
                 real_logit, fake_logit = d(r), d(f.detach())
                 disc = disc + F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
                 disc = disc + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
-                gen_logit = d(f)
+                frozen = {k: v.detach() for k, v in d.named_parameters()}  # the generator's term trains no D
+                gen_logit = torch.func.functional_call(d, frozen, (f,))
                 adversarial = adversarial + F.binary_cross_entropy_with_logits(gen_logit, torch.ones_like(gen_logit))
             total = total + self.config.adversarial_weight * adversarial + disc
             metrics |= {"adversarial": adversarial.detach(), "disc": disc.detach()}
