@@ -47,7 +47,6 @@ TINY = {
     "iwae": dict(latent=2, hidden=(8,), k=3, iwae_k=4),
     "conv-vae": dict(shape=(1, 4, 4), levels=5, latent=2, channels=(3,), likelihood="logistic", iwae_k=2),
     "helmholtz": dict(hidden=(3, 2), k=3, iwae_k=4),
-    "helmholtz": dict(hidden=(3, 2), k=3, iwae_k=4),
     "iaf-vae": dict(latent=3, hidden=(8,), flow_hidden=(6,), flow_context=2, iwae_k=3),
     "codec-factorized": dict(shape=(3, 16, 16), levels=256, channels=3, latent=2),
     "codec-hyperprior": dict(shape=(3, 64, 64), levels=256, channels=3, latent=2, hyper=2),

@@ -49,7 +49,6 @@ _MODELS: dict[str, str] = {
     "iwae": "untaught.models.latent.vae:IWAE",
     "conv-vae": "untaught.models.latent.vae:ConvVAE",
     "helmholtz": "untaught.models.latent.helmholtz:HelmholtzMachine",
-    "helmholtz": "untaught.models.latent.helmholtz:HelmholtzMachine",
     "iaf-vae": "untaught.models.latent.vae:IAFVAE",
     "draw": "untaught.models.latent.draw:DRAW",
     "codec-factorized": "untaught.models.compression.codec:FactorizedPriorCodec",
