@@ -2,9 +2,11 @@
 
 Every flow built tiny (its entry in tests/tiny_configs.py, parameters perturbed off the identity):
 decode(encode(x)) == x, and log_prob equals the base log-density plus log|det| of a brute-force
-Jacobian (discrete data: of the dequantised point, minus D log(levels)). 1-D and 2-D flows
-integrate to one on a grid; the dequantisation bound is checked against the exact discrete
-probability of a 1-D model; FFJORD's exact-trace likelihood against a linear field's closed form.
+Jacobian (discrete data: of the dequantised point, minus log q of the dequantisation: D log(levels)
+for uniform noise, Flow++'s variational q against its own brute-force Jacobian). 1-D and 2-D flows
+integrate to one on a grid; the uniform and variational dequantisation bounds are checked against
+the exact discrete probabilities of enumerable models; FFJORD's exact-trace likelihood against a
+linear field's closed form.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def data(model: Flow, n: int = 4) -> torch.Tensor:
 
 
 def test_every_flow_is_tested():
-    assert set(FLOWS) >= {"cdf-flow", "nice", "realnvp", "glow", "maf", "iaf", "ffjord"}
+    assert set(FLOWS) >= {"cdf-flow", "nice", "realnvp", "glow", "flow++", "maf", "iaf", "ffjord"}
 
 
 @pytest.mark.parametrize("name", FLOWS)
@@ -65,16 +67,18 @@ def test_log_prob_is_base_density_plus_brute_force_log_det(name):
     x = data(model)
     levels, dims = model.config.levels, model.config.dims
     if levels is None:
-        y, correction = x, 0.0
+        y, log_q = x, torch.zeros(len(x), dtype=torch.float64)
         lp = model.log_prob(x)
     else:
-        y = dequantize(x, levels, torch.Generator().manual_seed(7)).double()
-        correction = dims * math.log(levels)
+        y, log_q = model.dequantise(x, torch.Generator().manual_seed(7))
         lp = model.log_prob(x, generator=torch.Generator().manual_seed(7))
+        if type(model).dequantise is Flow.dequantise:  # uniform: the data module's dequantisation
+            torch.testing.assert_close(y, dequantize(x, levels, torch.Generator().manual_seed(7)).double())
+            torch.testing.assert_close(log_q, torch.full((len(x),), dims * math.log(levels), dtype=torch.float64))
     for i in range(len(x)):
         jac = jacobian(lambda v: model.latent(v.view(1, *model.config.shape), None)[0].flatten(), y[i].flatten())
         z = model.latent(y[i : i + 1], None)[0]
-        expected = model.base_log_prob(z)[0] + torch.linalg.slogdet(jac)[1] - correction
+        expected = model.base_log_prob(z)[0] + torch.linalg.slogdet(jac)[1] - log_q[i]
         torch.testing.assert_close(lp[i], expected, atol=1e-6, rtol=1e-6)
     assert model.log_prob_kind == ("exact" if levels is None else "lower bound")
 
@@ -96,32 +100,81 @@ def test_one_and_two_dimensional_densities_integrate_to_one(name):
     assert _grid_integral(model, 9.0, 2001 if dims == 1 else 181) == pytest.approx(1.0, abs=2e-3)
 
 
+def _cells(model: Flow, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every data point x of a discrete model of one or two variables [N, *shape], the exact
+    log P(x) = log of the integral of the flow's density over x's cell [N], and the cell's mean
+    log-density [N] (E_u log p(y) for uniform u), by the midpoint rule on n points per variable."""
+    levels, dims, shape = model.config.levels, model.config.dims, tuple(model.config.shape)
+    axis = torch.arange(levels, dtype=torch.float64)
+    offsets = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    xs = (axis[:, None] if dims == 1 else torch.cartesian_prod(axis, axis)).view(-1, *shape)
+    grid = (offsets[:, None] if dims == 1 else torch.cartesian_prod(offsets, offsets)).view(-1, *shape)
+    exact, means = [], []
+    for x in xs:
+        z, ladj = model.latent((x + grid) / levels, None)
+        log_density = (model.base_log_prob(z) + ladj).detach()
+        exact.append(torch.logsumexp(log_density, 0) - math.log(len(grid)) - dims * math.log(levels))
+        means.append(log_density.mean())
+    return xs.to(torch.uint8), torch.stack(exact), torch.stack(means)
+
+
 def test_dequantised_log_prob_bounds_the_exact_discrete_probability():
-    """1-D MAF on 8 levels: P(x) = integral of p over x's cell, computed on a fine grid."""
+    """Uniform dequantisation, 1-D MAF on 8 levels: P(x) = integral of p over x's cell on a fine grid."""
     model = build("maf", shape=(1,), levels=8, preprocess="logit")
     levels = 8
-    cells, bounds = [], []
-    for x in range(levels):
-        u = (x + (torch.arange(4000, dtype=torch.float64) + 0.5) / 4000) / levels  # midpoints in the cell
-        z, ladj = model.latent(u[:, None], None)
-        log_density = (model.base_log_prob(z) + ladj).detach()
-        cells.append(float(log_density.exp().mean() / levels))
-        bounds.append(float(log_density.mean() - math.log(levels)))  # E_u[log p(y)] - log(levels)
-    exact = torch.tensor(cells, dtype=torch.float64)
+    xs, exact, means = _cells(model, 4000)
+    bound = means - math.log(levels)  # E_u[log p(y)] - log(levels)
     # the cells cover [0, 1), which the logit maps onto [logit(0.05), logit(0.95)]: P sums to the flow's
     # mass on that interval (at most one; dequantised flows are sub-normalised, so the bound stays honest)
     edge = math.log(0.95 / 0.05)
     v = torch.linspace(-edge, edge, 200001, dtype=torch.float64)[:, None]
     z, ladj = model.transform(v, None)
     mass = float(torch.trapezoid((model.base_log_prob(z) + ladj).exp(), dx=2 * edge / 200000))
-    assert float(exact.sum()) == pytest.approx(mass, abs=1e-6) and mass < 1
-    xs = torch.arange(levels, dtype=torch.uint8)[:, None]
-    bound = torch.tensor(bounds, dtype=torch.float64)
-    assert torch.all(bound < exact.log())  # Jensen: the single-draw bound is below, in expectation
+    assert float(exact.exp().sum()) == pytest.approx(mass, abs=1e-6) and mass < 1
+    assert torch.all(bound < exact)  # Jensen: the single-draw bound is below, in expectation
     single = torch.stack([model.log_prob(xs, generator=torch.Generator().manual_seed(s)) for s in range(400)]).detach()
     assert torch.all((single.mean(0) - bound).abs() < 4 * single.std(0) / 20 + 1e-9)  # log_prob draws that bound
     tight = model.log_prob(xs, samples=4000)
-    torch.testing.assert_close(tight, exact.log(), atol=1.5e-2, rtol=0)  # importance-weighted: converges
+    torch.testing.assert_close(tight, exact, atol=1.5e-2, rtol=0)  # importance-weighted: converges
+
+
+def test_variational_dequantisation_bounds_the_exact_discrete_probability():
+    """Flow++'s learned q(y | x) on a two-pixel image of 3 levels (9 points): E_q[log p(y) - log q(y | x)]
+    lies below the exact log P(x) (2-D cell integrals) by KL(q || p(. | cell)), and importance
+    weighting tightens it without crossing log P(x)."""
+    model = build("flow++", scale=0.1, shape=(1, 1, 2), levels=3, steps=(2, 0, 0), dequant_steps=2)
+    xs, exact, _ = _cells(model, 120)
+    assert float(exact.exp().sum()) < 1
+    draws = 200
+    single = torch.stack([model.log_prob(xs, generator=torch.Generator().manual_seed(s)) for s in range(draws)])
+    bound, stderr = single.detach().mean(0), single.detach().std(0) / math.sqrt(draws)
+    assert torch.all(bound + 4 * stderr < exact)  # below, beyond its Monte Carlo error
+    tight = model.log_prob(xs, samples=500).detach()
+    assert torch.all(tight > bound) and torch.all(tight < exact + 0.02)
+    assert float((exact - tight).sum()) < 0.5 * float((exact - bound).sum())  # more than half the gap closed
+
+
+def test_variational_dequantisation_density_matches_its_brute_force_jacobian():
+    """y = (x + sigmoid(g(eps; h(x)))) / levels lies in x's cell, and log q(y | x) = log N(eps) - log|det dy/deps|."""
+    saturated = build("flow++")  # large weights: some sigmoid(v) round to 1, and y must stay below the next cell
+    x = data(saturated)
+    y = saturated.dequantise(x, torch.Generator().manual_seed(7))[0]
+    assert torch.equal((y * saturated.config.levels).floor().to(torch.uint8), x)
+    model = build("flow++", scale=0.1)
+    levels, shape = model.config.levels, tuple(model.config.shape)
+    y, log_q = model.dequantise(x, torch.Generator().manual_seed(7))
+    eps = torch.randn(x.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)  # dequantise's draws
+    features = model.features((x.double() + 0.5) / levels - 0.5)
+    for i in range(len(x)):
+
+        def noise_to_data(e, i=i):
+            v = model.dequantiser(e.view(1, *shape), features[i : i + 1])[0]
+            return ((x[i] + torch.sigmoid(v)) / levels).flatten()
+
+        torch.testing.assert_close(noise_to_data(eps[i].flatten()), y[i].flatten())
+        jac = jacobian(noise_to_data, eps[i].flatten())
+        log_normal = -0.5 * (eps[i].pow(2).sum() + eps[i].numel() * math.log(2 * math.pi))
+        torch.testing.assert_close(log_q[i], log_normal - torch.linalg.slogdet(jac)[1], atol=1e-8, rtol=1e-8)
 
 
 class LinearField(torch.nn.Module):
@@ -209,3 +262,12 @@ def test_config_errors_name_the_argument():
         cls.Config(preprocess="sqrt")
     with pytest.raises(ValueError, match="levels must be None"):
         get_model_class("cdf-flow").Config(levels=17)
+    flowpp = get_model_class("flow++")
+    with pytest.raises(ValueError, match=r"steps must be 3 counts"):
+        flowpp.Config(steps=(4, 2))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        flowpp.Config(shape=(1, 6, 6), levels=17, scales=2)
+    with pytest.raises(ValueError, match="heads must be"):
+        flowpp.Config(hidden=30, heads=4)
+    with pytest.raises(ValueError, match="iwae_k must be"):
+        flowpp.Config(iwae_k=0)

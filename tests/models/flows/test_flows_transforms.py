@@ -16,11 +16,25 @@ from untaught.models.flows.autoregressive import MaskedAutoregressive
 from untaught.models.flows.cdf import MixtureLogisticCDF, NormalQuantile
 from untaught.models.flows.continuous import ContinuousFlow, Dynamics
 from untaught.models.flows.coupling import Coupling, channel_mask, checkerboard_mask, half_mask
+from untaught.models.flows.flowpp import AttentionNet, FlowPlusPlus
 from untaught.models.flows.invconv import InvertibleConv1x1, LUInvertibleConv1x1
 from untaught.models.flows.multiscale import MultiScale, Squeeze
 from untaught.models.flows.transforms import Compose, Flatten, Inverse, Logit, Permutation, Scaling, Shift
 
 K = 3  # context size for the conditional entries
+
+
+def mixture_coupling(mask: torch.Tensor, context: int, heads: int = 2) -> Coupling:
+    """Flow++'s coupling: 3 logistic components, an attention conditioner of 4 channels."""
+    net = AttentionNet(Coupling.inputs(mask), 4, Coupling.outputs(mask, True, 3), 1, heads, context)
+    return Coupling(mask, net, mixtures=3)
+
+
+def dequantiser():
+    """Flow++'s whole dequantisation flow (actnorm, 1x1 convolution, checkerboard mixture couplings),
+    conditioned on a feature map of 3 channels."""
+    fields = dict(shape=(2, 2, 4), levels=4, steps=(1, 0, 0), hidden=4, blocks=1, heads=2, dequant_steps=2, features=3)
+    return FlowPlusPlus(FlowPlusPlus.Config(**fields)).dequantiser
 
 
 def multiscale():
@@ -31,7 +45,7 @@ def multiscale():
     return MultiScale(blocks, [(1, 4, 4), (4, 2, 2), (2, 2, 2)])
 
 
-# name -> (factory, input shape, domain: 'real' or 'unit', context size)
+# name -> (factory, input shape, domain: 'real' or 'unit', context size K or a feature map's shape)
 TRANSFORMS = {
     "permutation": (lambda: Permutation(torch.tensor([2, 0, 3, 1])), (4,), "real", 0),
     "reversal": (lambda: Permutation.reverse(4), (4,), "real", 0),
@@ -51,6 +65,26 @@ TRANSFORMS = {
         K,
     ),
     "coupling-channel-context": (lambda: Coupling.image(channel_mask((4, 2, 2), 1), 4, 0, K), (4, 2, 2), "real", K),
+    "coupling-mixture-vector-context": (lambda: Coupling.vector(half_mask(5, 1), (8,), K, mixtures=3), (5,), "real", K),
+    "coupling-mixture-additive": (
+        lambda: Coupling.vector(half_mask(4, 0), (8,), affine=False, mixtures=2),
+        (4,),
+        "real",
+        0,
+    ),
+    "coupling-mixture-checkerboard-context": (
+        lambda: mixture_coupling(checkerboard_mask((2, 3, 3), 0), K),
+        (2, 3, 3),
+        "real",
+        K,
+    ),
+    "coupling-mixture-channel-feature-map": (
+        lambda: mixture_coupling(channel_mask((4, 2, 2), 1), 3),
+        (4, 2, 2),
+        "real",
+        (3, 2, 2),
+    ),
+    "flowpp-dequantiser": (dequantiser, (2, 2, 4), "real", (3, 2, 4)),
     "actnorm-vector": (lambda: ActNorm(4), (4,), "real", 0),
     "actnorm-image": (lambda: ActNorm(3), (3, 2, 2), "real", 0),
     "invconv-plain": (lambda: InvertibleConv1x1(3), (3, 2, 2), "real", 0),
@@ -88,7 +122,7 @@ def build(name: str):
     x = torch.randn(4, *shape, generator=gen, dtype=torch.float64)
     if domain == "unit":
         x = torch.sigmoid(x)
-    context = torch.randn(4, k, generator=gen, dtype=torch.float64) if k else None
+    context = torch.randn(4, *((k,) if isinstance(k, int) else k), generator=gen, dtype=torch.float64) if k else None
     t.eval()
     return t, x, context
 

@@ -8,6 +8,9 @@ bisection for sampling. The model pushes ``u = F(x)`` towards a chosen target on
 after training the histogram of ``u`` (or ``z``) matches it. Each dimension of the data gets its own
 CDF (a factorised density); the model is meant for 1-D (and per-coordinate) continuous data.
 
+The mixture's CDF, density and monotone inversion are functions shared with Flow++'s coupling
+layers (:func:`logistic_mixture`, :func:`logit_mixture`, :func:`invert_increasing`).
+
 References:
     CS294-158 Deep Unsupervised Learning (Berkeley, 2020), lecture 3 (flows).
     https://sites.google.com/view/berkeley-cs294-158-sp20/home
@@ -16,6 +19,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +29,74 @@ from torch import nn
 
 from .flow import LOG_2PI, Flow, FlowConfig
 from .transforms import Compose, Flatten, Pair, Transform, batch_sum
+
+
+def logistic_mixture(
+    x: torch.Tensor, logits: torch.Tensor, means: torch.Tensor, log_scales: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A mixture of logistics at ``x``: ``(log F(x), log(1 - F(x)), log F'(x))``, each of x's shape.
+
+    ``F(x) = sum_k pi_k sigmoid((x - mu_k) / s_k)`` with ``pi = softmax(logits)``, ``mu = means``,
+    ``s = exp(log_scales)``; the parameters have x's shape plus a last dimension of K components (or
+    broadcast to it). All three are computed in log space, stable far in the tails.
+    """
+    log_pi = F.log_softmax(logits, -1)
+    t = (x[..., None] - means) * torch.exp(-log_scales)
+    below, above = F.logsigmoid(t), F.logsigmoid(-t)
+    return (
+        torch.logsumexp(log_pi + below, -1),
+        torch.logsumexp(log_pi + above, -1),
+        torch.logsumexp(log_pi + below + above - log_scales, -1),
+    )
+
+
+def invert_increasing(
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    target: torch.Tensor,
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    iterations: int,
+) -> torch.Tensor:
+    """x with ``fn(x)[0] = target`` elementwise, for an increasing ``fn: x -> (value, log of its
+    derivative)`` and a bracket ``fn(lo) <= target <= fn(hi)``: ``iterations`` bisection steps
+    (the bracket shrinks by 2^-iterations), then, when autograd needs it, one differentiable Newton
+    step ``x - (fn(x) - target) / fn'(x)`` (exact at the solution: the implicit function's gradients).
+    """
+    with torch.no_grad():
+        lo, hi = lo.expand_as(target).clone(), hi.expand_as(target).clone()
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            below = fn(mid)[0] < target
+            lo = torch.where(below, mid, lo)
+            hi = torch.where(below, hi, mid)
+        x = (lo + hi) / 2
+    if torch.is_grad_enabled():
+        value, log_derivative = fn(x)
+        if value.requires_grad or target.requires_grad:
+            x = x - (value - target) * torch.exp(-log_derivative)
+    return x
+
+
+def logit_mixture(
+    x: torch.Tensor, logits: torch.Tensor, means: torch.Tensor, log_scales: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flow++'s elementwise map ``y = sigmoid^-1(F(x))`` (F as in :func:`logistic_mixture`) and its
+    log-derivative ``log F'(x) - log F(x) - log(1 - F(x))``, both of x's shape. With every component
+    logistic(0, 1) it is the identity."""
+    log_cdf, log_sf, log_density = logistic_mixture(x, logits, means, log_scales)
+    return log_cdf - log_sf, log_density - log_cdf - log_sf
+
+
+def logit_mixture_inverse(
+    y: torch.Tensor, logits: torch.Tensor, means: torch.Tensor, log_scales: torch.Tensor, iterations: int = 100
+) -> torch.Tensor:
+    """x with ``sigmoid^-1(F(x)) = y``, by :func:`invert_increasing`. The bracket is exact: since
+    sigmoid^-1(F(x)) lies between the smallest and the largest ``(x - mu_k) / s_k``, the solution lies
+    between ``min_k`` and ``max_k`` of ``mu_k + s_k y``."""
+    ends = (means + log_scales.exp() * y[..., None]).detach()
+    return invert_increasing(
+        lambda v: logit_mixture(v, logits, means, log_scales), y, ends.min(-1).values, ends.max(-1).values, iterations
+    )
 
 
 class MixtureLogisticCDF(Transform):
@@ -41,40 +113,24 @@ class MixtureLogisticCDF(Transform):
         self.log_scales = nn.Parameter(torch.full((dims, components), math.log(0.5)))
         self.iterations = iterations
 
-    def _t(self, x: torch.Tensor) -> torch.Tensor:
-        return (x[..., None] - self.means) * torch.exp(-self.log_scales)
-
     def log_cdf(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(log F(x), log(1 - F(x))), both [B, D], computed stably in the tails."""
-        log_pi = F.log_softmax(self.logits, -1)
-        t = self._t(x)
-        return torch.logsumexp(log_pi + F.logsigmoid(t), -1), torch.logsumexp(log_pi + F.logsigmoid(-t), -1)
+        return logistic_mixture(x, self.logits, self.means, self.log_scales)[:2]
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
-        t = self._t(x)
-        log_pi = F.log_softmax(self.logits, -1)
-        return torch.logsumexp(log_pi + F.logsigmoid(t) + F.logsigmoid(-t) - self.log_scales, -1)
+        return logistic_mixture(x, self.logits, self.means, self.log_scales)[2]
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
         return self.log_cdf(x)[0].exp(), batch_sum(self.log_density(x))
 
-    @torch.no_grad()
-    def _bisect(self, u: torch.Tensor) -> torch.Tensor:
-        spread = 40 * self.log_scales.exp()
-        lo = (self.means - spread).min(-1).values.expand_as(u).clone()
-        hi = (self.means + spread).max(-1).values.expand_as(u).clone()
-        for _ in range(self.iterations):
-            mid = (lo + hi) / 2
-            below = self.log_cdf(mid)[0].exp() < u
-            lo = torch.where(below, mid, lo)
-            hi = torch.where(below, hi, mid)
-        return (lo + hi) / 2
+    def _cdf(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_cdf, _, log_density = logistic_mixture(x, self.logits, self.means, self.log_scales)
+        return log_cdf.exp(), log_density
 
     def inverse(self, u: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
-        x = self._bisect(u)
-        if torch.is_grad_enabled() and (u.requires_grad or any(p.requires_grad for p in self.parameters())):
-            # one Newton step, differentiable: x - (F(x) - u) / F'(x) (exact at the solution)
-            x = x - (self.log_cdf(x)[0].exp() - u) / self.log_density(x).exp()
+        spread = 40 * self.log_scales.exp()
+        lo, hi = (self.means - spread).min(-1).values, (self.means + spread).max(-1).values
+        x = invert_increasing(self._cdf, u, lo.detach(), hi.detach(), self.iterations)
         return x, -batch_sum(self.log_density(x))
 
 

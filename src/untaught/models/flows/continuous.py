@@ -183,7 +183,7 @@ class FFJORD(Flow):
         finally:
             self.cnf.noise = None
 
-    def log_prob(self, x, *, condition=None, generator=None, samples=1):
+    def log_prob(self, x, *, condition=None, generator=None, samples=None):
         """log p(x) in nats [B] with the exact trace (D <= exact_trace_dims; else Hutchinson, seeded)."""
         if self.config.dims > self.config.exact_trace_dims:
             gen = generator or torch.Generator(device=x.device).manual_seed(1)

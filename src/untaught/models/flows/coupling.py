@@ -14,10 +14,18 @@ Scale parameterisations (``scale``): 'tanh' = ``a * tanh(h)`` with a learned ``a
 The conditioner's last layer starts at zero, so an affine ('tanh') or additive coupling starts as
 the identity.
 
+Flow++'s logistic-mixture CDF coupling (``mixtures`` K > 0) first maps each transformed variable
+through ``sigmoid^-1(MixLogCDF(x; pi, mu, s))`` with K components whose parameters the conditioner
+also outputs, then applies the affine map: ``log|det|`` adds ``log MixLogCDF' - log F - log(1 - F)``
+per variable, and the inverse undoes the mixture by bisection (it is monotone). With the
+conditioner's zero start every component is logistic(0, 1), so this coupling starts as the
+identity too.
+
 References:
     Dinh, Krueger, Bengio. NICE. 2014. https://arxiv.org/abs/1410.8516
     Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP. ICLR 2017. https://arxiv.org/abs/1605.08803
     Kingma, Dhariwal. Glow. NeurIPS 2018. https://arxiv.org/abs/1807.03039
+    Ho, Chen, Srinivas, Duan, Abbeel. Flow++. ICML 2019. https://arxiv.org/abs/1902.00275
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cdf import logit_mixture, logit_mixture_inverse
 from .transforms import Pair, Transform, batch_sum
 
 Scale = Literal["tanh", "sigmoid", "exp"]
@@ -90,9 +99,19 @@ class ResidualBlock(nn.Module):
         return h + self.conv2(self.conv1(F.relu(h)).relu_())  # h itself is kept for the sum
 
 
+def with_context(x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+    """An image conditioner's input: x [B, I, H, W] and the context as K more channels, either a
+    vector [B, K] (broadcast as constant channels) or a feature map [B, K, H, W]."""
+    if context is None:
+        return x
+    if context.dim() == 2:
+        context = context[:, :, None, None].expand(-1, -1, *x.shape[2:])
+    return torch.cat([x, context], 1)
+
+
 class ConvNet(nn.Module):
-    """Conditioner for images: [B, I, H, W] (+ context [B, K], broadcast as K constant channels)
-    -> [B, O, H, W].
+    """Conditioner for images: [B, I, H, W] (+ context [B, K] or [B, K, H, W], see
+    :func:`with_context`) -> [B, O, H, W].
 
     Glow's NN (conv 3x3, ReLU, conv 1x1, ReLU, zero-initialised conv 3x3) with ``blocks`` residual
     blocks (RealNVP-style) in the middle.
@@ -108,15 +127,17 @@ class ConvNet(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        if context is not None:
-            x = torch.cat([x, context[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
-        h = self.mid(self.inp(x).relu_()).relu_()  # in place on fresh convolution outputs, as in MLP
+        # ReLU in place on fresh convolution outputs, as in MLP
+        h = self.mid(self.inp(with_context(x, context)).relu_()).relu_()
         return self.out(self.blocks(h).relu_() if len(self.blocks) else h)
 
 
 # -- the layer -----------------------------------------------------------------------------------
+Mixture = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # logits, means, log-scales [..., K]
+
+
 class Coupling(Transform):
-    """Affine or additive coupling with a fixed mask.
+    """Affine or additive coupling with a fixed mask, optionally with Flow++'s mixture CDF.
 
     When the mask selects whole features of a vector or whole channels of an image, the layer
     gathers the kept part and the conditioner sees only it and predicts only the transformed part
@@ -126,17 +147,32 @@ class Coupling(Transform):
     Args:
         mask: 0/1 tensor of the event shape ([D] or [C, H, W]); 1 marks the conditioning half.
         net: conditioner ``(kept, context) -> params``: ``kept`` is [B, n_kept] / [B, C_kept, H, W]
-            (split masks) or ``x * mask`` (checkerboard); ``params`` holds the shift then the scale
-            pre-activation (affine) or the shift only (additive) of the transformed part, i.e.
-            ``outputs(mask, affine)`` features or channels. Build one with :meth:`vector` / :meth:`image`.
-        affine: False = NICE's additive coupling (volume preserving, ladj 0).
+            (split masks) or ``x * mask`` (checkerboard); ``params`` holds, for the n transformed
+            features or channels (all C channels for a checkerboard), n shifts, then n scale
+            pre-activations (affine), then K * n mixture logits, K * n means and K * n log-scales
+            (``mixtures`` K > 0): ``outputs(mask, affine, mixtures)`` features or channels. Build
+            one with :meth:`vector` / :meth:`image`, or pass any network with that output.
+        affine: False = NICE's additive coupling (volume preserving without a mixture).
         scale: 'tanh', 'sigmoid' or 'exp' (see the module docstring).
+        mixtures: K logistic components of Flow++'s CDF map before the affine one (0: none).
+        iterations: bisection steps of the mixture's inverse.
     """
 
-    def __init__(self, mask: torch.Tensor, net: nn.Module, *, affine: bool = True, scale: Scale = "tanh") -> None:
+    def __init__(
+        self,
+        mask: torch.Tensor,
+        net: nn.Module,
+        *,
+        affine: bool = True,
+        scale: Scale = "tanh",
+        mixtures: int = 0,
+        iterations: int = 100,
+    ) -> None:
         super().__init__()
         if scale not in ("tanh", "sigmoid", "exp"):
             raise ValueError(f"scale must be 'tanh', 'sigmoid' or 'exp'; got {scale!r}")
+        if mixtures < 0 or iterations < 1:
+            raise ValueError(f"need mixtures >= 0 and iterations >= 1; got {mixtures}, {iterations}")
         mask = mask.float()
         rows = mask.reshape(mask.shape[0], -1)
         self.split = bool(torch.all(rows == rows[:, :1]))  # whole features / channels
@@ -150,17 +186,18 @@ class Coupling(Transform):
         self.kept_first = bool(self.split and torch.equal(self.kept, torch.arange(n)))
         self.kept_last = bool(self.split and torch.equal(self.free, torch.arange(mask.shape[0] - n)))
         self.net, self.affine, self.scale = net, affine, scale
+        self.mixtures, self.iterations = mixtures, iterations
         if affine and scale == "tanh":
             shape = (len(self.free), *mask.shape[1:]) if self.split else mask.shape
             self.tanh_scale = nn.Parameter(torch.ones(shape))
 
     @staticmethod
-    def outputs(mask: torch.Tensor, affine: bool = True) -> int:
+    def outputs(mask: torch.Tensor, affine: bool = True, mixtures: int = 0) -> int:
         """Features (vectors) or channels (images) the conditioner must output for ``mask``."""
         rows = mask.reshape(mask.shape[0], -1)
         split = bool(torch.all(rows == rows[:, :1]))
         n = int((rows[:, 0] == 0).sum()) if split else mask.shape[0]
-        return (2 if affine else 1) * n
+        return (1 + int(affine) + 3 * mixtures) * n
 
     @staticmethod
     def inputs(mask: torch.Tensor) -> int:
@@ -176,9 +213,11 @@ class Coupling(Transform):
         *,
         affine: bool = True,
         scale: Scale = "tanh",
+        mixtures: int = 0,
     ) -> Coupling:
         """A coupling on [B, D] with an :class:`MLP` conditioner of hidden sizes ``hidden``."""
-        return cls(mask, MLP(cls.inputs(mask), hidden, cls.outputs(mask, affine), context), affine=affine, scale=scale)
+        net = MLP(cls.inputs(mask), hidden, cls.outputs(mask, affine, mixtures), context)
+        return cls(mask, net, affine=affine, scale=scale, mixtures=mixtures)
 
     @classmethod
     def image(
@@ -195,22 +234,49 @@ class Coupling(Transform):
         net = ConvNet(cls.inputs(mask), hidden, cls.outputs(mask, affine), blocks, context)
         return cls(mask, net, affine=affine, scale=scale)
 
-    def _shift_log_scale(self, kept: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shift and log-scale of the transformed part (split masks) or of everything (zero where kept)."""
+    def _params(
+        self, kept: torch.Tensor, context: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, Mixture | None]:
+        """Shift, log-scale and mixture parameters of the transformed part (split masks) or of
+        everything (checkerboard: shift and log-scale zero where kept)."""
         out = self.net(kept, context)
+        n = out.shape[1] // (1 + int(self.affine) + 3 * self.mixtures)
+        parts = out.view(out.shape[0], -1, n, *out.shape[2:])
+        shift = parts[:, 0]
         if not self.affine:
-            return (out, torch.zeros_like(out)) if self.split else (out * (1 - self.mask), torch.zeros_like(out))
-        shift, h = out.view(out.shape[0], 2, out.shape[1] // 2, *out.shape[2:]).unbind(1)
-        if self.scale == "tanh":
-            log_scale = self.tanh_scale * torch.tanh(h)
+            log_scale = torch.zeros_like(shift)
+        elif self.scale == "tanh":
+            log_scale = self.tanh_scale * torch.tanh(parts[:, 1])
         elif self.scale == "sigmoid":
-            log_scale = F.logsigmoid(h + 2.0)
+            log_scale = F.logsigmoid(parts[:, 1] + 2.0)
         else:
-            log_scale = h
-        if self.split:
-            return shift, log_scale
-        free = 1 - self.mask
-        return shift * free, log_scale * free
+            log_scale = parts[:, 1]
+        mixture = None
+        if self.mixtures:
+            k = self.mixtures
+            logits, means, log_scales = parts[:, -3 * k :].unflatten(1, (3, k)).movedim(2, -1).unbind(1)
+            mixture = (logits, means, log_scales.clamp(min=-7.0))  # Flow++'s floor on the log-scales
+        if not self.split:
+            free = 1 - self.mask
+            shift, log_scale = shift * free, log_scale * free
+        return shift, log_scale, mixture
+
+    def _transform(self, b: torch.Tensor, kept: torch.Tensor, context: torch.Tensor | None, sign: float) -> Pair:
+        """The transformed part ``b`` (or all of x for a checkerboard, whose kept entries are
+        restored by the caller) mapped forwards (sign 1) or backwards, and the elementwise log|det|
+        of the map that was run."""
+        shift, log_scale, mixture = self._params(kept, context)
+        ladj = sign * log_scale
+        if sign > 0:
+            if mixture is not None:
+                b, log_derivative = logit_mixture(b, *mixture)
+                ladj = ladj + log_derivative
+            return b * log_scale.exp() + shift, ladj
+        b = (b - shift) * (-log_scale).exp()
+        if mixture is not None:
+            b = logit_mixture_inverse(b, *mixture, iterations=self.iterations)
+            ladj = ladj - logit_mixture(b, *mixture)[1]
+        return b, ladj
 
     def _couple(self, x: torch.Tensor, context: torch.Tensor | None, sign: float) -> Pair:
         if self.split:
@@ -220,18 +286,18 @@ class Coupling(Transform):
                 a, b = x.split([n, x.shape[1] - n], 1) if self.kept_first else x.split([x.shape[1] - n, n], 1)[::-1]
             else:
                 a, b = x.index_select(1, self.kept), x.index_select(1, self.free)
-            shift, log_scale = self._shift_log_scale(a, context)
-            b = b * log_scale.exp() + shift if sign > 0 else (b - shift) * (-log_scale).exp()
-            ladj = sign * batch_sum(log_scale)
+            b, ladj = self._transform(b, a, context, sign)
             if self.kept_first or self.kept_last:
-                return torch.cat([a, b] if self.kept_first else [b, a], 1), ladj
+                return torch.cat([a, b] if self.kept_first else [b, a], 1), batch_sum(ladj)
             y = torch.empty_like(x)
             y[:, self.kept] = a
             y[:, self.free] = b
-            return y, sign * batch_sum(log_scale)
-        shift, log_scale = self._shift_log_scale(x * self.mask, context)
-        y = x * log_scale.exp() + shift if sign > 0 else (x - shift) * (-log_scale).exp()
-        return y, sign * batch_sum(log_scale)
+            return y, batch_sum(ladj)
+        y, ladj = self._transform(x, x * self.mask, context, sign)
+        if self.mixtures:  # the mixture map ran on the kept entries too: keep them as they were
+            kept = self.mask.bool()
+            y, ladj = torch.where(kept, x, y), torch.where(kept, 0.0, ladj)
+        return y, batch_sum(ladj)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
         return self._couple(x, context, 1.0)

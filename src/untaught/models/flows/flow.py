@@ -13,9 +13,12 @@ inside ``loss`` and ``log_prob``: ``y = (x + u) / levels`` with ``u ~ U[0, 1)^D`
 
     log P(x) >= E_u[log p(y)] - D log(levels)
 
-so ``log_prob`` of discrete data is a (single- or ``samples``-draw importance-weighted) stochastic
-lower bound on the discrete log-likelihood, and its ``log_prob_kind`` is "lower bound"; the NLL in
-nats and bits/dim is then an upper bound over the same discrete space as every other model's.
+so ``log_prob`` of discrete data is a (single- or ``samples``-draw importance-weighted, default
+``iwae_k``) stochastic lower bound on the discrete log-likelihood, and its ``log_prob_kind`` is
+"lower bound"; the NLL in nats and bits/dim is then an upper bound over the same discrete space as
+every other model's. In general ``log P(x) >= E_q[log p(y) - log q(y | x)]`` for any density q on
+x's cell: :meth:`Flow.dequantise` draws ``y ~ q(y | x)`` and returns ``log q``, uniform here
+(``log q = D log(levels)``), a learned conditional flow in Flow++ (variational dequantisation).
 The continuous density is the flow's density restricted to the data cube, so the discrete model
 ``P(x) = integral of p over x's cell`` sums to at most one (the standard practice; mass the flow
 puts outside the cube only makes the reported NLL worse). Evaluation draws ``u`` from a fixed
@@ -55,16 +58,21 @@ class FlowConfig(ModelConfig):
             flow (its log-determinant is counted): 'logit' (RealNVP, alpha 0.05), 'center' (y - 0.5,
             Glow) or 'none'. Ignored for continuous data.
         num_classes: > 0 makes the flow class-conditional on labels in [0, num_classes).
+        iwae_k: dequantisation draws of ``log_prob`` for discrete data (importance-weighted
+            bound; validation, test, ``untaught eval --iwae-k``).
     """
 
     preprocess: str = "logit"
     num_classes: int = 0
+    iwae_k: int = 1
 
     def __post_init__(self) -> None:
         if self.preprocess not in ("logit", "center", "none"):
             raise ValueError(f"preprocess must be 'logit', 'center' or 'none'; got {self.preprocess!r}")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0; got {self.num_classes}")
+        if self.iwae_k < 1:
+            raise ValueError(f"iwae_k must be an integer >= 1 (dequantisation draws); got {self.iwae_k}")
         if self.levels is not None and not 2 <= self.levels <= 256:
             raise ValueError(f"levels must be None (continuous data) or in [2, 256]; got {self.levels}")
 
@@ -134,6 +142,12 @@ class Flow(Model):
             return dequantize(xb.to(generator.device), levels, generator).to(self._device, self._dtype)
         return dequantize(xb, levels, generator).to(self._device, self._dtype)
 
+    def dequantise(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Discrete x [B, *shape] -> (y ~ q(y | x) [B, *shape] in x's cell of [0, 1)^D, log q(y | x)
+        [B] in nats): uniform, ``log q = D log(levels)``. Subclasses may learn q (Flow++)."""
+        nats = dequantization_nats(self.config.dims, self.config.levels)
+        return self._continuous(x, generator), torch.full((len(x),), nats, dtype=self._dtype, device=self._device)
+
     def _discretise(self, y: torch.Tensor) -> torch.Tensor:
         levels = self.config.levels
         if levels is None:
@@ -155,14 +169,15 @@ class Flow(Model):
         return y
 
     def _log_prob(self, x: torch.Tensor, generator: torch.Generator | None, context: torch.Tensor | None):
-        y = self._continuous(x, generator)
+        if self.config.levels is None:
+            y, log_q = self._continuous(x, generator), 0.0
+        else:
+            y, log_q = self.dequantise(x, generator)
         z, ladj = self.latent(y, context)
         # a latent beyond the float range (e.g. IAF's density direction far from the data, which
         # multiplies by exp(log-scale) layer after layer) has base density 0: log p = -inf, not NaN
         lp = (self.base_log_prob(z) + ladj).masked_fill(~torch.isfinite(z).all(1), -math.inf)
-        if self.config.levels is not None:
-            lp = lp - dequantization_nats(self.config.dims, self.config.levels)
-        return lp
+        return lp - log_q
 
     # -- protocol -------------------------------------------------------------------------------
     def loss(
@@ -183,12 +198,14 @@ class Flow(Model):
         *,
         condition: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
-        samples: int = 1,
+        samples: int | None = None,
     ) -> torch.Tensor:
         """log p(x) in nats, [B]: exact for continuous data; for discrete data the dequantisation
-        bound ``log mean_k p(y_k) - D log(levels)`` over ``samples`` draws (importance-weighted, tighter
-        with more draws), drawn from ``generator`` (default: a fixed seed, so reproducible)."""
+        bound ``log mean_k p(y_k) / q(y_k | x)`` over ``samples`` draws (default ``iwae_k``;
+        importance-weighted, tighter with more draws), drawn from ``generator`` (default: a fixed
+        seed, so reproducible)."""
         self.check_data(x)
+        samples = self.config.iwae_k if samples is None else samples
         if samples < 1:
             raise ValueError(f"samples must be >= 1; got {samples}")
         context = self.context(condition, len(x))
