@@ -164,9 +164,7 @@ class GatedPixelCNN(AutoregressiveModel):
             self.embed_v = nn.Parameter(torch.zeros(config.layers + 1, config.num_classes, 2 * f))
             self.embed_h = nn.Parameter(torch.zeros(config.layers + 1, config.num_classes, 2 * f))
         if config.lowres:
-            self.lowres_in = nn.Conv2d(colors, f, 3, padding=1)
-            self.lowres_v = nn.ModuleList(nn.Conv2d(f, 2 * f, 1) for _ in range(config.layers + 1))
-            self.lowres_h = nn.ModuleList(nn.Conv2d(f, 2 * f, 1) for _ in range(config.layers + 1))
+            self._image_condition_layers(colors)
         self.hidden = MaskedConv1x1(f, config.head, colors)
         self.out = MaskedConv1x1(config.head, colors * self.params_per_dim, colors)
 
@@ -213,6 +211,20 @@ class GatedPixelCNN(AutoregressiveModel):
             )
         return low.to(self.out.weight.device)
 
+    def _image_condition_layers(self, in_channels: int) -> None:
+        """The image condition's 3x3 input convolution (``in_channels`` -> F) and, per layer, the 1x1
+        convolutions that add it to the vertical and horizontal gates (F -> 2F)."""
+        f, n = self.config.channels, len(self.layers)
+        self.lowres_in = nn.Conv2d(in_channels, f, 3, padding=1)
+        self.lowres_v = nn.ModuleList(nn.Conv2d(f, 2 * f, 1) for _ in range(n))
+        self.lowres_h = nn.ModuleList(nn.Conv2d(f, 2 * f, 1) for _ in range(n))
+
+    def _image_condition_features(self, low: torch.Tensor) -> torch.Tensor:
+        """The small image [B, C, H/f, W/f] as features [B, F, H, W]: upsampled f times (nearest),
+        3x3 convolution, ReLU. A subclass conditioned on something else overrides this."""
+        big = F.interpolate(2 * self.scale(low) - 1, scale_factor=self.config.lowres, mode="nearest")
+        return F.relu(self.lowres_in(big))
+
     def _conds(self, y: torch.Tensor | None, low: torch.Tensor | None) -> list:
         """Per layer, what the condition adds to the vertical and horizontal gates: broadcastable
         [B, 2F, H or 1, W or 1] pairs, or None."""
@@ -220,8 +232,7 @@ class GatedPixelCNN(AutoregressiveModel):
             return [None] * len(self.layers)
         out = []
         if low is not None:
-            big = F.interpolate(2 * self.scale(low) - 1, scale_factor=self.config.lowres, mode="nearest")
-            s = F.relu(self.lowres_in(big))
+            s = self._image_condition_features(low)
         for index in range(len(self.layers)):
             cv = ch = 0
             if y is not None:
