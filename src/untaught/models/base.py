@@ -31,6 +31,7 @@ import dataclasses
 import functools
 import inspect
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -53,6 +54,22 @@ class ModelConfig:
     @property
     def dims(self) -> int:
         return math.prod(self.shape)
+
+
+def check_fields(config: object, checks: Iterable[tuple[str, bool, str]]) -> None:
+    """Raise ``ValueError("<name> must be <expected>; got <value>")`` for the first failed check.
+
+    ``checks`` holds ``(field name, ok, what was expected)``; the value is read from ``config``.
+    """
+    for name, ok, expected in checks:
+        if not ok:
+            raise ValueError(f"{name} must be {expected}; got {getattr(config, name)!r}")
+
+
+def require_binary(config: ModelConfig, model: str) -> None:
+    """Raise ``ValueError`` unless ``config.levels`` is 2; ``model`` names the model in the message."""
+    if config.levels != 2:
+        raise ValueError(f"{model} models binary data: levels must be 2 (train with --binarize); got {config.levels}")
 
 
 class Model(nn.Module):

@@ -24,7 +24,7 @@ import torch
 
 from ..data.registry import Split
 from ..io import CONFIG, METRICS, model_record, read_json, run_folder, save_model, write_json
-from ..models.base import Model
+from ..models.base import Model, check_fields
 from .data import TrainingData, loader, prepare
 
 RUN_ENV = "UNTAUGHT_RUN_DIR"  # hands the run folder to DDP worker processes
@@ -76,9 +76,7 @@ class TrainConfig:
             ("select", self.select in ("best", "last"), "'best' (lowest validation loss) or 'last'"),
             ("patience", self.patience is None or self.patience >= 1, "an integer >= 1 (epochs)"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from . import penalties
 from .corruption import CORRUPTIONS, Corruption, corrupt
 from .networks import ACTIVATIONS, Activation, conv_decoder, conv_encoder, mlp
@@ -80,32 +80,47 @@ class AutoencoderConfig(ModelConfig):
     sparsity: float = 0.05
 
     def __post_init__(self) -> None:
-        def need(name: str, ok: bool, expected: str) -> None:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
-
-        need("code", isinstance(self.code, int) and self.code >= 1, "a code size >= 1")
-        need("arch", self.arch in ("mlp", "conv"), "'mlp' or 'conv'")
-        need("hidden", all(h >= 1 for h in self.hidden), "positive layer sizes")
-        need("activation", self.activation in ACTIVATIONS, f"one of {ACTIVATIONS}")
-        need("code_activation", self.code_activation in ACTIVATIONS, f"one of {ACTIVATIONS}")
-        need("reconstruction", self.reconstruction in ("bce", "mse"), "'bce' or 'mse'")
-        need("corruption", self.corruption in CORRUPTIONS, f"one of {CORRUPTIONS}")
-        need("penalty", self.penalty in PENALTIES, f"one of {PENALTIES}")
-        need("penalty_weight", self.penalty_weight >= 0, "a weight >= 0")
-        need("block", self.block >= 1, "a block size >= 1 pixel")
-        need("sparsity", 0 < self.sparsity < 1, "a target mean activation in (0, 1)")
         kind = "a standard deviation >= 0" if self.corruption == "gaussian" else "a probability in [0, 1]"
-        need("noise", self.noise >= 0 and (self.corruption == "gaussian" or self.noise <= 1), kind)
-        if self.arch == "conv":
-            need("channels", bool(self.channels) and all(c >= 1 for c in self.channels), "one or more channel counts")
-            need("shape", len(self.shape) == 3, "images (C, H, W) for the convolutional autoencoder")
-        if self.corruption == "block":
-            need("shape", len(self.shape) == 3, "images (C, H, W) for block corruption")
-        if self.penalty == "kl":
-            need("code_activation", self.code_activation == "sigmoid", "'sigmoid' for the KL sparsity penalty")
-        if self.reconstruction == "bce":
-            need("levels", self.levels is not None, "set (data in [0, 1]) for the bce reconstruction; use mse")
+        check_fields(
+            self,
+            [
+                ("code", isinstance(self.code, int) and self.code >= 1, "a code size >= 1"),
+                ("arch", self.arch in ("mlp", "conv"), "'mlp' or 'conv'"),
+                ("hidden", all(h >= 1 for h in self.hidden), "positive layer sizes"),
+                ("activation", self.activation in ACTIVATIONS, f"one of {ACTIVATIONS}"),
+                ("code_activation", self.code_activation in ACTIVATIONS, f"one of {ACTIVATIONS}"),
+                ("reconstruction", self.reconstruction in ("bce", "mse"), "'bce' or 'mse'"),
+                ("corruption", self.corruption in CORRUPTIONS, f"one of {CORRUPTIONS}"),
+                ("penalty", self.penalty in PENALTIES, f"one of {PENALTIES}"),
+                ("penalty_weight", self.penalty_weight >= 0, "a weight >= 0"),
+                ("block", self.block >= 1, "a block size >= 1 pixel"),
+                ("sparsity", 0 < self.sparsity < 1, "a target mean activation in (0, 1)"),
+                ("noise", self.noise >= 0 and (self.corruption == "gaussian" or self.noise <= 1), kind),
+            ],
+        )
+        conv, images = self.arch == "conv", len(self.shape) == 3
+        check_fields(
+            self,
+            [
+                (
+                    "channels",
+                    not conv or (bool(self.channels) and all(c >= 1 for c in self.channels)),
+                    "one or more channel counts",
+                ),
+                ("shape", not conv or images, "images (C, H, W) for the convolutional autoencoder"),
+                ("shape", self.corruption != "block" or images, "images (C, H, W) for block corruption"),
+                (
+                    "code_activation",
+                    self.penalty != "kl" or self.code_activation == "sigmoid",
+                    "'sigmoid' for the KL sparsity penalty",
+                ),
+                (
+                    "levels",
+                    self.reconstruction != "bce" or self.levels is not None,
+                    "set (data in [0, 1]) for the bce reconstruction; use mse",
+                ),
+            ],
+        )
 
 
 class Autoencoder(Model):

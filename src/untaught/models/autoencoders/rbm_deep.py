@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from ..boltzmann.rbm import RBM, RBMConfig
 
 
@@ -64,9 +64,7 @@ class RBMDeepAutoencoderConfig(ModelConfig):
             ("init_std", self.init_std > 0, "a positive number"),
             ("levels", self.levels is not None, "set: pixels are used as probabilities in [0, 1]"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 class RBMDeepAutoencoder(Model):

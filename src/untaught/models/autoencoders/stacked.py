@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from .corruption import CORRUPTIONS, Corruption, corrupt
 from .networks import ACTIVATIONS, Activation, activation
 
@@ -65,9 +65,7 @@ class StackedAutoencoderConfig(ModelConfig):
             ("dropout", 0 <= self.dropout < 1, "a probability in [0, 1)"),
             ("levels", self.levels is not None, "set: the stacked autoencoder models images with levels"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 class StackedAutoencoder(Model):

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn.causal_conv import MaskedConv1x1, MaskedConv2d, causal_mask, color_groups
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 
 
@@ -90,9 +90,7 @@ class GatedPixelCNNConfig(ModelConfig):
                 f"an integer >= 0 dividing the image size {self.shape[1]}x{self.shape[2]}",
             ),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)}")
+        check_fields(self, checks)
 
 
 def gate(x: torch.Tensor, dim: int = 1) -> torch.Tensor:

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from .gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig
 
 
@@ -80,9 +80,7 @@ class CodeConditionalConfig(GatedPixelCNNConfig):
             ("lowres", self.lowres == 0, "0 (the model is conditioned on its code only)"),
             ("num_classes", self.num_classes == 0, "0 (the model is conditioned on its code only)"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)}")
+        check_fields(self, checks)
 
 
 class CodeConditionalPixelCNN(GatedPixelCNN):
@@ -201,9 +199,7 @@ class HierarchicalARConfig(ModelConfig):
             ("code_epochs", self.code_epochs >= 1, "an integer >= 1"),
             ("diversity", self.diversity >= 0, "a weight >= 0"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)}")
+        check_fields(self, checks)
 
 
 def _encoder(in_channels: int, hidden: int, values: int, factor: int) -> nn.Sequential:

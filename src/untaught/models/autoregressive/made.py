@@ -28,7 +28,7 @@ from torch import nn
 
 from ...distributions import discrete
 from ...nn import MaskedLinear, made_degrees, made_masks
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 
 
 @dataclass
@@ -58,8 +58,13 @@ class MADEConfig(ModelConfig):
             raise ValueError(f"hidden must be one or more positive layer sizes; got {self.hidden}")
         if self.order not in ("natural", "random"):
             raise ValueError(f"order must be 'natural' or 'random'; got {self.order!r}")
-        if self.num_masks < 1 or self.ensemble < 1:
-            raise ValueError(f"num_masks and ensemble must be >= 1; got {self.num_masks} and {self.ensemble}")
+        check_fields(
+            self,
+            [
+                ("num_masks", self.num_masks >= 1, ">= 1"),
+                ("ensemble", self.ensemble >= 1, ">= 1"),
+            ],
+        )
         if self.levels is None or self.levels < 2:
             raise ValueError(f"MADE models discrete data: levels must be >= 2; got {self.levels}")
 

@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 
 
@@ -40,10 +40,13 @@ class NADEConfig(ModelConfig):
     activation: Literal["sigmoid", "relu"] = "sigmoid"
 
     def __post_init__(self) -> None:
-        if self.hidden < 1:
-            raise ValueError(f"hidden must be >= 1; got {self.hidden}")
-        if self.activation not in ("sigmoid", "relu"):
-            raise ValueError(f"activation must be 'sigmoid' or 'relu'; got {self.activation!r}")
+        check_fields(
+            self,
+            [
+                ("hidden", self.hidden >= 1, ">= 1"),
+                ("activation", self.activation in ("sigmoid", "relu"), "'sigmoid' or 'relu'"),
+            ],
+        )
 
 
 class NADE(AutoregressiveModel):

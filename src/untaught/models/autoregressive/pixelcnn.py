@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn.causal_conv import MaskedConv1x1, MaskedConv2d
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 
 
@@ -65,9 +65,7 @@ class PixelCNNConfig(ModelConfig):
             ("kernel", self.kernel >= 1 and self.kernel % 2 == 1, "odd and >= 1"),
             ("mixtures", self.mixtures >= 0, "an integer >= 0 (0: categorical)"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)}")
+        check_fields(self, checks)
 
 
 class ResidualBlock(nn.Module):

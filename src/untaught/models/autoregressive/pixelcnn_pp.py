@@ -51,7 +51,7 @@ from torch import nn
 
 from ...distributions import logistic_mixture
 from ...nn.causal_conv import MaskedConv2d, ShiftedConvTranspose2d
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 
 
@@ -86,9 +86,7 @@ class PixelCNNPPConfig(ModelConfig):
             ("mixtures", self.mixtures >= 1, "an integer >= 1 (PixelCNN++ always uses the logistic mixture)"),
             ("dropout", 0 <= self.dropout < 1, "a probability in [0, 1)"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)}")
+        check_fields(self, checks)
 
 
 def concat_elu(x: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn.causal_conv import MaskedConv2d, causal_mask
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 
 
@@ -75,11 +75,15 @@ class PixelRNNConfig(ModelConfig):
             raise ValueError(f"shape must be (1, H, W): this PixelRNN models one-channel images; got {self.shape}")
         if self.layer not in ("row", "diagonal"):
             raise ValueError(f"layer must be 'row' or 'diagonal'; got {self.layer!r}")
-        if self.layers < 1 or self.hidden < 1 or self.head < 1 or self.kernel < 1 or self.kernel % 2 == 0:
-            raise ValueError(
-                f"need layers, hidden, head >= 1 and an odd kernel; got {self.layers}, {self.hidden}, "
-                f"{self.head}, {self.kernel}"
-            )
+        check_fields(
+            self,
+            [
+                ("layers", self.layers >= 1, ">= 1"),
+                ("hidden", self.hidden >= 1, ">= 1"),
+                ("head", self.head >= 1, ">= 1"),
+                ("kernel", self.kernel >= 1 and self.kernel % 2 == 1, "odd and >= 1"),
+            ],
+        )
 
 
 def lstm_cell(gates: torch.Tensor, c: torch.Tensor, dim: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

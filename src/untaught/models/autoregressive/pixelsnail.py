@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn.causal_conv import MaskedConv2d
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 from .gated_pixelcnn import gate
 
@@ -64,11 +64,15 @@ class PixelSNAILConfig(ModelConfig):
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or self.shape[0] != 1:
             raise ValueError(f"shape must be (1, H, W): PixelSNAIL here models one-channel images; got {self.shape}")
-        for name in ("blocks", "residuals", "channels", "key", "value", "head"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
-        if self.kernel < 1 or self.kernel % 2 == 0 or self.mixtures < 0:
-            raise ValueError(f"kernel must be odd and mixtures >= 0; got {self.kernel}, {self.mixtures}")
+        names = ("blocks", "residuals", "channels", "key", "value", "head")
+        check_fields(self, [(name, getattr(self, name) >= 1, ">= 1") for name in names])
+        check_fields(
+            self,
+            [
+                ("kernel", self.kernel >= 1 and self.kernel % 2 == 1, "odd and >= 1"),
+                ("mixtures", self.mixtures >= 0, ">= 0"),
+            ],
+        )
 
 
 class CausalAttention(nn.Module):

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn.causal_conv import CausalConv1d
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .conditionals import AutoregressiveModel
 from .gated_pixelcnn import gate
 
@@ -53,11 +53,15 @@ class WaveNetConfig(ModelConfig):
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or self.shape[0] != 1 or self.shape[1] != 1:
             raise ValueError(f"shape must be (1, 1, T) sequences; got {self.shape}")
-        if self.layers < 1 or self.cycle < 1 or self.channels < 1 or self.kernel < 1:
-            raise ValueError(
-                f"layers, cycle, channels and kernel must be >= 1; got {self.layers}, {self.cycle}, "
-                f"{self.channels}, {self.kernel}"
-            )
+        check_fields(
+            self,
+            [
+                ("layers", self.layers >= 1, ">= 1"),
+                ("cycle", self.cycle >= 1, ">= 1"),
+                ("channels", self.channels >= 1, ">= 1"),
+                ("kernel", self.kernel >= 1, ">= 1"),
+            ],
+        )
 
 
 class WaveNet(AutoregressiveModel):

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 
 
 def _statistic(*shape: int) -> nn.Parameter:
@@ -75,8 +75,7 @@ class GaussianConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         _check_continuous("gaussian", self.shape, self.levels)
-        if not self.ridge >= 0:
-            raise ValueError(f"ridge must be >= 0; got {self.ridge}")
+        check_fields(self, [("ridge", self.ridge >= 0, ">= 0")])
 
 
 class Gaussian(Model):
@@ -151,10 +150,7 @@ class GaussianMixtureConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         _check_continuous("gmm", self.shape, self.levels)
-        if self.components < 1:
-            raise ValueError(f"components must be >= 1; got {self.components}")
-        if not self.ridge >= 0:
-            raise ValueError(f"ridge must be >= 0; got {self.ridge}")
+        check_fields(self, [("components", self.components >= 1, ">= 1"), ("ridge", self.ridge >= 0, ">= 0")])
 
 
 class GaussianMixture(Model):

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ...distributions import discrete
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 
 
 def _statistic(*shape: int) -> nn.Parameter:
@@ -59,8 +59,7 @@ class PixelHistogramConfig(ModelConfig):
                 f"pixel-histogram models discrete images: levels must be >= 2; got {self.levels} "
                 "(for continuous data use histogram, gaussian or gmm)"
             )
-        if not self.alpha >= 0:
-            raise ValueError(f"alpha must be a pseudo-count >= 0; got {self.alpha}")
+        check_fields(self, [("alpha", self.alpha >= 0, "a pseudo-count >= 0")])
 
 
 class PixelHistogram(Model):

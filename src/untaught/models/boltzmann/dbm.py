@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields, require_binary
 from .ais import LogPartition, _summarise, beta_schedule
 from .units import bernoulli
 
@@ -94,8 +94,7 @@ class DBMConfig(ModelConfig):
     init_std: float = 0.01
 
     def __post_init__(self) -> None:
-        if self.levels != 2:
-            raise ValueError(f"the DBM models binary data: levels must be 2 (train with --binarize); got {self.levels}")
+        require_binary(self, "the DBM")
         checks = [
             (
                 "hidden",
@@ -115,9 +114,7 @@ class DBMConfig(ModelConfig):
             ("ais_betas", self.ais_betas >= 3, "an integer >= 3"),
             ("sample_steps", self.sample_steps >= 1, "an integer >= 1"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
     @property
     def sizes(self) -> tuple[int, ...]:

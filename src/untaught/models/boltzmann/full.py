@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields, require_binary
 from .units import bernoulli
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -138,10 +138,7 @@ class FullBMConfig(ModelConfig):
     sample_steps: int = 200
 
     def __post_init__(self) -> None:
-        if self.levels != 2:
-            raise ValueError(
-                f"the Boltzmann machine models binary data: levels must be 2 (train with --binarize); got {self.levels}"
-            )
+        require_binary(self, "the Boltzmann machine")
         checks = [
             ("hidden", self.hidden >= 0, "an integer >= 0"),
             ("positive_sweeps", self.positive_sweeps >= 1, "an integer >= 1"),
@@ -153,9 +150,7 @@ class FullBMConfig(ModelConfig):
             ("init_std", self.init_std > 0, "a positive number"),
             ("sample_steps", self.sample_steps >= 1, "an integer >= 1"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
         if self.dims + self.hidden > EXACT_LIMIT:
             raise ValueError(
                 f"visible + hidden units must be at most {EXACT_LIMIT} (log Z enumerates all 2^(D+H) joint "

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import LogProbKind, Model, ModelConfig
+from ..base import LogProbKind, Model, ModelConfig, check_fields, require_binary
 from .ais import LogPartition, ais_log_partition, exact_log_partition
 from .units import bernoulli
 
@@ -101,10 +101,7 @@ class RBMConfig(ModelConfig):
     sample_steps: int = 1000
 
     def check_data_kind(self) -> None:
-        if self.levels != 2:
-            raise ValueError(
-                f"the binary RBM models binary data: levels must be 2 (train with --binarize); got {self.levels}"
-            )
+        require_binary(self, "the binary RBM")
 
     def __post_init__(self) -> None:
         self.check_data_kind()
@@ -125,9 +122,7 @@ class RBMConfig(ModelConfig):
             ("ais_betas", self.ais_betas >= 3, "an integer >= 3"),
             ("sample_steps", self.sample_steps >= 1, "an integer >= 1"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 class CDStatistics(NamedTuple):

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nn.batchnorm import SyncBatchNorm2d
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from .masks import MASKS, MaskKind, check_hole, make_masks
 
 FILL = 0.5  # value of the hole pixels the encoder sees (mid-grey)
@@ -102,24 +102,34 @@ class ContextEncoderConfig(ModelConfig):
     adversarial_weight: float = 0.001
 
     def __post_init__(self) -> None:
-        def need(name: str, ok: bool, expected: str) -> None:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
-
-        need("shape", len(self.shape) == 3, "images (C, H, W)")
-        need("levels", self.levels is not None and self.levels >= 2, "the number of levels of the images")
-        need("mask", self.mask in MASKS, f"one of {MASKS}")
-        check_hole(self.hole, self.shape[1], self.shape[2])
-        need("channels", bool(self.channels) and min(self.channels) >= 1, "one or more channel counts")
-        need("disc_channels", bool(self.disc_channels) and min(self.disc_channels) >= 1, "one or more channel counts")
-        scale = 2 ** max(len(self.channels), len(self.disc_channels))
-        need(
-            "shape",
-            self.shape[1] % scale == 0 and self.shape[2] % scale == 0,
-            f"(C, H, W) with H, W divisible by {scale}",
+        check_fields(
+            self,
+            [
+                ("shape", len(self.shape) == 3, "images (C, H, W)"),
+                ("levels", self.levels is not None and self.levels >= 2, "the number of levels of the images"),
+                ("mask", self.mask in MASKS, f"one of {MASKS}"),
+            ],
         )
-        need("reconstruction_weight", self.reconstruction_weight > 0, "a positive weight")
-        need("adversarial_weight", self.adversarial_weight >= 0, "a weight >= 0")
+        check_hole(self.hole, self.shape[1], self.shape[2])
+        scale = 2 ** max(len(self.channels), len(self.disc_channels))
+        check_fields(
+            self,
+            [
+                ("channels", bool(self.channels) and min(self.channels) >= 1, "one or more channel counts"),
+                (
+                    "disc_channels",
+                    bool(self.disc_channels) and min(self.disc_channels) >= 1,
+                    "one or more channel counts",
+                ),
+                (
+                    "shape",
+                    self.shape[1] % scale == 0 and self.shape[2] % scale == 0,
+                    f"(C, H, W) with H, W divisible by {scale}",
+                ),
+                ("reconstruction_weight", self.reconstruction_weight > 0, "a positive weight"),
+                ("adversarial_weight", self.adversarial_weight >= 0, "a weight >= 0"),
+            ],
+        )
 
 
 class ContextEncoder(Model):

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..base import check_fields
 from .flow import LOG_2PI, Flow, FlowConfig
 from .transforms import Compose, Flatten, Pair, Transform, batch_sum
 
@@ -168,12 +169,15 @@ class CDFFlowConfig(FlowConfig):
             raise ValueError(f"the CDF flow models continuous data: levels must be None; got {self.levels}")
         if self.num_classes:
             raise ValueError(f"the CDF flow is unconditional: num_classes must be 0; got {self.num_classes}")
-        if self.components < 1 or self.target not in ("normal", "uniform", "beta"):
-            raise ValueError(
-                f"need components >= 1 and target 'normal', 'uniform' or 'beta'; got {self.components}, {self.target!r}"
-            )
-        if self.beta_a <= 0 or self.beta_b <= 0:
-            raise ValueError(f"beta_a and beta_b must be > 0; got {self.beta_a}, {self.beta_b}")
+        check_fields(
+            self,
+            [
+                ("components", self.components >= 1, ">= 1"),
+                ("target", self.target in ("normal", "uniform", "beta"), "'normal', 'uniform' or 'beta'"),
+                ("beta_a", self.beta_a > 0, "> 0"),
+                ("beta_b", self.beta_b > 0, "> 0"),
+            ],
+        )
 
 
 class CDFFlow(Flow):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..base import check_fields
 from .flow import Flow, FlowConfig
 from .transforms import Compose, Flatten, Pair, Transform
 
@@ -139,11 +140,15 @@ class FFJORDConfig(FlowConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.hidden or min(self.hidden) < 1 or self.time <= 0 or self.rtol <= 0 or self.atol <= 0:
-            raise ValueError(
-                "need positive hidden sizes, time, rtol and atol; "
-                f"got {self.hidden}, {self.time}, {self.rtol}, {self.atol}"
-            )
+        check_fields(
+            self,
+            [
+                ("hidden", bool(self.hidden) and min(self.hidden) >= 1, "one or more positive layer sizes"),
+                ("time", self.time > 0, "a positive number"),
+                ("rtol", self.rtol > 0, "a positive number"),
+                ("atol", self.atol > 0, "a positive number"),
+            ],
+        )
 
 
 class FFJORD(Flow):

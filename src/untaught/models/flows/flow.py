@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from ...data.transforms import dequantization_nats, dequantize
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from .transforms import Logit, Shift, Transform
 
 LOG_2PI = math.log(2 * math.pi)
@@ -67,14 +67,15 @@ class FlowConfig(ModelConfig):
     iwae_k: int = 1
 
     def __post_init__(self) -> None:
-        if self.preprocess not in ("logit", "center", "none"):
-            raise ValueError(f"preprocess must be 'logit', 'center' or 'none'; got {self.preprocess!r}")
-        if self.num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0; got {self.num_classes}")
-        if self.iwae_k < 1:
-            raise ValueError(f"iwae_k must be an integer >= 1 (dequantisation draws); got {self.iwae_k}")
-        if self.levels is not None and not 2 <= self.levels <= 256:
-            raise ValueError(f"levels must be None (continuous data) or in [2, 256]; got {self.levels}")
+        check_fields(
+            self,
+            [
+                ("preprocess", self.preprocess in ("logit", "center", "none"), "'logit', 'center' or 'none'"),
+                ("num_classes", self.num_classes >= 0, ">= 0"),
+                ("iwae_k", self.iwae_k >= 1, "an integer >= 1 (dequantisation draws)"),
+                ("levels", self.levels is None or 2 <= self.levels <= 256, "None (continuous data) or in [2, 256]"),
+            ],
+        )
 
 
 class Flow(Model):

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..autoregressive.pixelcnn_pp import concat_elu
+from ..base import check_fields
 from .actnorm import ActNorm
 from .coupling import MLP, Coupling, channel_mask, checkerboard_mask, half_mask, with_context
 from .flow import Flow, FlowConfig
@@ -175,9 +176,7 @@ class FlowPlusPlusConfig(FlowConfig):
             ("dequant_steps", self.dequant_steps >= 1, "an integer >= 1"),
             ("features", self.features >= 1, "an integer >= 1"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
         if len(self.shape) == 3:
             _, h, w = self.shape
             squeezes = self.scales if self.steps[1] else self.scales - 1

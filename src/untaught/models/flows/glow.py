@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..base import check_fields
 from .actnorm import ActNorm
 from .coupling import Coupling, channel_mask, half_mask
 from .flow import Flow, FlowConfig
@@ -46,10 +47,15 @@ class GlowConfig(FlowConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.scales < 1 or self.steps < 1 or self.hidden < 1:
-            raise ValueError(f"need scales, steps, hidden >= 1; got {self.scales}, {self.steps}, {self.hidden}")
-        if self.invconv not in ("lu", "plain"):
-            raise ValueError(f"invconv must be 'lu' or 'plain'; got {self.invconv!r}")
+        check_fields(
+            self,
+            [
+                ("scales", self.scales >= 1, ">= 1"),
+                ("steps", self.steps >= 1, ">= 1"),
+                ("hidden", self.hidden >= 1, ">= 1"),
+                ("invconv", self.invconv in ("lu", "plain"), "'lu' or 'plain'"),
+            ],
+        )
         if len(self.shape) == 3:
             _, h, w = self.shape
             if h % 2**self.scales or w % 2**self.scales:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..base import check_fields
 from .autoregressive import autoregressive_stack
 from .flow import Flow, FlowConfig
 from .transforms import Compose, Flatten
@@ -33,8 +34,13 @@ class MAFConfig(FlowConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.layers < 1 or not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"need layers >= 1 and positive hidden sizes; got {self.layers}, {self.hidden}")
+        check_fields(
+            self,
+            [
+                ("layers", self.layers >= 1, ">= 1"),
+                ("hidden", bool(self.hidden) and min(self.hidden) >= 1, "one or more positive layer sizes"),
+            ],
+        )
 
 
 class MAF(Flow):

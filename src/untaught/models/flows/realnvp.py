@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..base import check_fields
 from .coupling import Coupling, channel_mask, checkerboard_mask, half_mask
 from .flow import Flow, FlowConfig
 from .multiscale import MultiScale, Squeeze, squeezed
@@ -37,8 +38,13 @@ class NICEConfig(FlowConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.couplings < 2 or not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"need couplings >= 2 and positive hidden sizes; got {self.couplings}, {self.hidden}")
+        check_fields(
+            self,
+            [
+                ("couplings", self.couplings >= 2, ">= 2"),
+                ("hidden", bool(self.hidden) and min(self.hidden) >= 1, "one or more positive layer sizes"),
+            ],
+        )
 
 
 class NICE(Flow):
@@ -75,11 +81,15 @@ class RealNVPConfig(FlowConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.couplings < 1 or self.scales < 1 or self.hidden < 1 or self.blocks < 0:
-            raise ValueError(
-                f"need couplings, scales, hidden >= 1 and blocks >= 0; got {self.couplings}, {self.scales}, "
-                f"{self.hidden}, {self.blocks}"
-            )
+        check_fields(
+            self,
+            [
+                ("couplings", self.couplings >= 1, ">= 1"),
+                ("scales", self.scales >= 1, ">= 1"),
+                ("hidden", self.hidden >= 1, ">= 1"),
+                ("blocks", self.blocks >= 0, ">= 0"),
+            ],
+        )
         if len(self.shape) == 3:
             _, h, w = self.shape
             if h % 2 ** (self.scales - 1) or w % 2 ** (self.scales - 1):

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from .bound import LatentVariableModel
 
 LOG_2PI = math.log(2 * math.pi)
@@ -73,9 +73,8 @@ class DRAWConfig(ModelConfig):
                 f"DRAW models binary images (a Bernoulli canvas): shape (C, H, W) with levels 2; got shape "
                 f"{tuple(self.shape)}, levels {self.levels} (use --binarize)"
             )
-        for name in ("steps", "encoder", "decoder", "latent", "read", "write", "iwae_k", "eval_rows"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {getattr(self, name)}")
+        names = ("steps", "encoder", "decoder", "latent", "read", "write", "iwae_k", "eval_rows")
+        check_fields(self, [(name, getattr(self, name) >= 1, "an integer >= 1") for name in names])
 
 
 def filterbank(centre: torch.Tensor, delta: torch.Tensor, log_var: torch.Tensor, n: int, size: int) -> torch.Tensor:

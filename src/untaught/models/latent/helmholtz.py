@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import LogProbKind, ModelConfig
+from ..base import LogProbKind, ModelConfig, check_fields, require_binary
 from ..boltzmann.full import binary_states
 from ..boltzmann.units import bernoulli
 from .bound import LatentVariableModel
@@ -89,10 +89,7 @@ class HelmholtzConfig(ModelConfig):
     eval_seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.levels != 2:
-            raise ValueError(
-                f"the Helmholtz machine models binary data: levels must be 2 (train with --binarize); got {self.levels}"
-            )
+        require_binary(self, "the Helmholtz machine")
         checks = [
             ("hidden", bool(self.hidden) and min(self.hidden) >= 1, "one or more positive layer sizes"),
             ("algorithm", self.algorithm in ("rws", "wake-sleep"), "'rws' or 'wake-sleep'"),
@@ -101,9 +98,7 @@ class HelmholtzConfig(ModelConfig):
             ("iwae_k", self.iwae_k >= 1, "an integer >= 1 (importance samples)"),
             ("eval_rows", self.eval_rows >= 1, "an integer >= 1"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
         if self.algorithm == "wake-sleep" and self.q_update == "wake":
             raise ValueError(
                 "q_update must be 'sleep' or 'both' (the default) with algorithm 'wake-sleep', whose recognition "

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..autoencoders.networks import conv_decoder, conv_encoder, mlp
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from ..flows.autoregressive import autoregressive_stack
 from ..flows.transforms import Compose
 from . import likelihoods
@@ -111,9 +111,7 @@ class VAEConfig(ModelConfig):
             ("flow_context", self.flow_context >= 0, "an integer >= 0"),
             ("flow_context", self.flow_steps >= 1 or self.flow_context == 0, "0 when flow_steps is 0 (no IAF)"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 class VAE(LatentVariableModel):

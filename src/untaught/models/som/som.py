@@ -40,7 +40,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from .grid import Decay, Neighbourhood, Topology, decay, grid_adjacency, grid_positions, neighbourhood
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -103,9 +103,7 @@ class SOMConfig(ModelConfig):
             ("lr_end", self.lr_end is None or 0 < self.lr_end <= 1, "None or in (0, 1]"),
             ("decay_steps", self.decay_steps >= 1, "an integer >= 1"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
         if self.mode == "batch" and self.neighbourhood == "mexican-hat":
             raise ValueError(
                 "neighbourhood 'mexican-hat' has negative weights, which the batch rule's weighted means "

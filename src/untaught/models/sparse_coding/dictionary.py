@@ -45,7 +45,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..base import Model, ModelConfig
+from ..base import Model, ModelConfig, check_fields
 from .homotopy import homotopy
 from .solvers import STOPS, LassoResult, fista, lasso_objective
 
@@ -112,9 +112,7 @@ class SparseCodingConfig(ModelConfig):
             ("dictionary_max_steps", self.dictionary_max_steps >= 1, "an integer >= 1"),
             ("dead_fraction", 0 <= self.dead_fraction < 1, "in [0, 1)"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 def normalize_rows(d: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..base import check_fields
 from .dictionary import Reduce, SparseCoding, SparseCodingConfig, dictionary_step
 from .solvers import fista, lasso_objective, shrink
 
@@ -55,15 +56,16 @@ class PSDConfig(SparseCodingConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name, ok, expected in [
-            ("algorithm", self.algorithm == "online", "'online' (PSD updates per minibatch)"),
-            ("alpha", self.alpha > 0, "a positive number"),
-            ("encoder", self.encoder in ("tanh", "shrink"), "'tanh' or 'shrink'"),
-            ("encoder_lr", self.encoder_lr > 0, "a positive number"),
-            ("encoder_momentum", 0 <= self.encoder_momentum < 1, "in [0, 1)"),
-        ]:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(
+            self,
+            [
+                ("algorithm", self.algorithm == "online", "'online' (PSD updates per minibatch)"),
+                ("alpha", self.alpha > 0, "a positive number"),
+                ("encoder", self.encoder in ("tanh", "shrink"), "'tanh' or 'shrink'"),
+                ("encoder_lr", self.encoder_lr > 0, "a positive number"),
+                ("encoder_momentum", 0 <= self.encoder_momentum < 1, "in [0, 1)"),
+            ],
+        )
 
 
 class PSD(SparseCoding):
