@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .units import bernoulli
+from .units import bernoulli, over_states
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,8 @@ def exact_log_partition(weight: torch.Tensor, visible_bias: torch.Tensor, hidden
     n = w.shape[1]
     if n > 26:
         raise ValueError(f"exact log Z enumerates 2^{n} states of the smaller layer; at most 2^26 are allowed")
-    total = []
-    chunk = 1 << min(n, 14)
-    states = itertools.product((0.0, 1.0), repeat=n)
-    while True:
-        block = list(itertools.islice(states, chunk))
-        if not block:
-            break
-        h = torch.tensor(block, dtype=torch.float64, device=w.device)
-        total.append(h @ c + F.softplus(h @ w.T + b).sum(1))
-    return float(torch.logsumexp(torch.cat(total), 0))
+    total = over_states(n, lambda h: h @ c + F.softplus(h @ w.T + b).sum(1), block=1 << min(n, 14), device=w.device)
+    return float(torch.logsumexp(total, 0))
 
 
 @torch.no_grad()
@@ -150,16 +142,13 @@ def exact_gaussian_log_partition(
     if n > 26:
         raise ValueError(f"exact log Z enumerates 2^{n} hidden states; at most 2^26 are allowed")
     const = 0.5 * d * math.log(2 * math.pi) + float(torch.log(s.expand(d)).sum())
-    total = []
-    states = itertools.product((0.0, 1.0), repeat=n)
-    while True:
-        block = list(itertools.islice(states, 1 << min(n, 14)))
-        if not block:
-            break
-        h = torch.tensor(block, dtype=torch.float64, device=w.device)
+
+    def log_integral(h: torch.Tensor) -> torch.Tensor:  # hidden states [S, H] -> [S], without const
         wh = h @ w.T  # [S, D]
-        total.append(h @ c + wh @ (b / s) + 0.5 * (wh * wh).sum(1))
-    return const + float(torch.logsumexp(torch.cat(total), 0))
+        return h @ c + wh @ (b / s) + 0.5 * (wh * wh).sum(1)
+
+    total = over_states(n, log_integral, block=1 << min(n, 14), device=w.device)
+    return const + float(torch.logsumexp(total, 0))
 
 
 @torch.no_grad()

@@ -47,7 +47,7 @@ from torch import nn
 
 from ..base import Model, ModelConfig, check_fields, require_binary
 from .ais import LogPartition, _summarise, beta_schedule
-from .units import bernoulli
+from .units import bernoulli, over_states
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 EXACT_LIMIT = 20  # 'auto' enumerates one parity's states for log Z when it has at most this many units
@@ -378,15 +378,16 @@ class DBM(Model):
             )
         layers = [i for i in range(self.depth + 1) if i % 2 == parity]
         sizes = [self.config.sizes[i] for i in layers]
-        total = []
-        states = itertools.product((0.0, 1.0), repeat=units)
-        while block := list(itertools.islice(states, 1 << min(units, 14))):
-            s = torch.tensor(block, dtype=self.w1.dtype, device=self.w1.device).view(len(block), units)
+
+        def of_states(s: torch.Tensor) -> torch.Tensor:  # states [S, units] of the parity's layers -> [S]
             xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
             for i, part in zip(layers, s.split(sizes, 1), strict=True):
                 xs[i] = part
-            total.append(self.log_unnormalised(xs, parity))
-        return float(torch.logsumexp(torch.cat(total).double(), 0))
+            return self.log_unnormalised(xs, parity)
+
+        w = self.w1
+        total = over_states(units, of_states, block=1 << min(units, 14), dtype=w.dtype, device=w.device)
+        return float(torch.logsumexp(total.double(), 0))
 
     @torch.no_grad()
     def _ais(self, chains: int, betas: int, generator: torch.Generator) -> LogPartition:

@@ -50,20 +50,10 @@ import torch
 from torch import nn
 
 from ..base import Model, ModelConfig, check_fields, require_binary
-from .units import bernoulli
+from .units import bernoulli, binary_states, over_states
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 EXACT_LIMIT = 24  # log Z enumerates 2^(D + H) joint states
-
-
-def binary_states(n: int, *, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> torch.Tensor:
-    """All 2^n binary vectors in lexicographic order (the first unit the most significant): [2^n, n]."""
-    return bits(torch.arange(2**n, device=device), n, dtype)
-
-
-def bits(codes: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
-    """The n-bit binary vectors of integer codes [S] (first unit the most significant bit): [S, n]."""
-    return ((codes[:, None] >> torch.arange(n - 1, -1, -1, device=codes.device)) & 1).to(dtype)
 
 
 def hidden_terms(v: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, d: int) -> torch.Tensor:
@@ -284,11 +274,8 @@ class FullBM(Model):
         d = self.config.dims
         w, b = self.weight.detach().double(), self.bias.detach().double()
         chunk = max(1, (1 << 20) >> self.config.hidden)  # at most 2^20 joint states per block
-        total = []
-        for start in range(0, 1 << d, chunk):
-            codes = torch.arange(start, min(start + chunk, 1 << d), device=w.device)
-            total.append(unnormalised_log_prob(bits(codes, d, torch.float64), w, b, d))
-        return float(torch.logsumexp(torch.cat(total), 0))
+        total = over_states(d, lambda v: unnormalised_log_prob(v, w, b, d), block=chunk, device=w.device)
+        return float(torch.logsumexp(total, 0))
 
     def _cached_log_z(self) -> float:
         """log Z for the current weights; recomputed only when a parameter changed (in place or not)."""

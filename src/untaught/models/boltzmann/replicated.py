@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from .ais import LogPartition, _summarise, beta_schedule
 from .rbm import EXACT_LIMIT, RBM, RBMConfig
-from .units import bernoulli
+from .units import bernoulli, over_states
 
 
 @dataclass
@@ -222,21 +222,15 @@ def exact_rsm_log_partition(
     weight: torch.Tensor, visible_bias: torch.Tensor, hidden_bias: torch.Tensor, lengths: torch.Tensor
 ) -> torch.Tensor:
     """log Z_N = log Σ_h exp(N (c·h + log Σ_k exp(b_k + W_k·h))) for each N in ``lengths``: float64 [L]."""
-    import itertools
-
     w, b, c = (t.detach().double() for t in (weight, visible_bias, hidden_bias))
     h_units = w.shape[1]
     if h_units > 26:
         raise ValueError(f"exact log Z enumerates 2^{h_units} hidden states; at most 2^26 are allowed")
-    per_state = []
-    states = itertools.product((0.0, 1.0), repeat=h_units)
-    while True:
-        block = list(itertools.islice(states, 1 << min(h_units, 12)))
-        if not block:
-            break
-        h = torch.tensor(block, dtype=torch.float64, device=w.device)
-        per_state.append(h @ c + torch.logsumexp(h @ w.T + b, dim=1))
-    s = torch.cat(per_state)  # [2^H]
+
+    def per_word(h: torch.Tensor) -> torch.Tensor:  # hidden states [S, H] -> c·h + log Σ_k exp(b_k + W_k·h) [S]
+        return h @ c + torch.logsumexp(h @ w.T + b, dim=1)
+
+    s = over_states(h_units, per_word, block=1 << min(h_units, 12), device=w.device)  # [2^H]
     return torch.logsumexp(lengths.double().to(w.device)[:, None] * s[None, :], dim=1)
 
 

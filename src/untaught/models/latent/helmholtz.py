@@ -50,8 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import LogProbKind, ModelConfig, check_fields, require_binary
-from ..boltzmann.full import binary_states
-from ..boltzmann.units import bernoulli
+from ..boltzmann.units import bernoulli, binary_states
 from .bound import LatentVariableModel
 
 EXACT_LIMIT = 20  # exact_log_prob enumerates 2^(sum of hidden sizes) states
