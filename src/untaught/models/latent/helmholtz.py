@@ -216,11 +216,6 @@ class HelmholtzMachine(LatentVariableModel):
         return loss, {key: v.detach() for key, v in metrics.items()}
 
     # -- density ----------------------------------------------------------------------------------
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Importance-sampling estimate of log p(x) with ``iwae_k`` recognition samples: [B] nats
-        (a stochastic lower bound in expectation; see the module docstring)."""
-        return super().log_prob(x)
-
     @torch.no_grad()
     def exact_log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x) = log Σ_h p(x, h) by enumerating every hidden state (Σ hidden <= 20): x [B, *shape] -> [B] nats."""

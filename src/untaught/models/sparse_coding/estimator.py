@@ -219,7 +219,6 @@ class LassoCoder(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     n_features_in_ : int
-    components_ : ndarray of shape (n_components, n_features)
     """
 
     def __init__(
@@ -262,7 +261,7 @@ class LassoCoder(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> LassoCoder:
         """Check X against the dictionary (nothing is learned); returns self."""
         x = validate_data(self, X, reset=True, dtype=(np.float64, np.float32))
-        self.components_ = self._atoms(x.shape[1])
+        self._atoms(x.shape[1])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
