@@ -9,7 +9,7 @@ import json
 import pytest
 
 from untaught.cli import main
-from untaught.leaderboard import Entry, by_dataset, collect, csv_text, markdown, read_entry, rows
+from untaught.leaderboard import Entry, by_dataset, collect, csv_text, markdown, read_csv, read_entry, rows
 
 
 def make_run(root, name, *, model="made", data="digits", binarize=None, nats=90.0, kind="exact", seconds=10.0,
@@ -122,6 +122,17 @@ def test_the_command_writes_markdown_csv_and_png_per_dataset(tmp_path, capsys):
     assert (out / "leaderboard-digits.png").read_bytes()[:4] == b"\x89PNG"
     ranks = [r["model"] for r in csv.DictReader(io.StringIO((out / "leaderboard-digits.csv").read_text()))]
     assert ranks == ["vae", "made"]
+
+
+def test_a_written_csv_reads_back_to_the_same_table(tmp_path):
+    make_run(tmp_path / "runs", "a", nats=95.0)
+    make_run(tmp_path / "runs", "b", nats=91.0, model="vae", kind="lower bound", evaluations=[iwae(89.0)])
+    entries, _ = collect([tmp_path / "runs"])
+    path = tmp_path / "table.csv"
+    path.write_text(csv_text(entries))
+    again = read_csv(path)
+    assert csv_text(again) == csv_text(entries)
+    assert markdown("digits", again) == markdown("digits", entries)
 
 
 def test_entry_is_a_plain_record():

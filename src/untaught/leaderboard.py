@@ -21,6 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+CSV_COLUMNS = (
+    "rank",
+    "model",
+    "family",
+    "dataset",
+    "test_nll_nats",
+    "stderr_nats",
+    "bits_per_dim",
+    "nll_kind",
+    "method",
+    "parameters",
+    "fit_seconds",
+    "budget",
+    "date",
+    "command",
+    "run",
+)
 MARK = {"exact": "", "lower bound": "≤ ", "estimate": "≈ "}
 LEGEND = (
     "`≤ x`: the model gives a lower bound on log p(x) (ELBO / IWAE), so its true NLL is at most x; "
@@ -216,25 +233,7 @@ def csv_text(entries: list[Entry]) -> str:
     _check_one_dataset(entries)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "rank",
-            "model",
-            "family",
-            "dataset",
-            "test_nll_nats",
-            "stderr_nats",
-            "bits_per_dim",
-            "nll_kind",
-            "method",
-            "parameters",
-            "fit_seconds",
-            "budget",
-            "date",
-            "command",
-            "run",
-        ]
-    )
+    writer.writerow(CSV_COLUMNS)
     for i, e in enumerate(sorted(entries, key=lambda e: (e.nats, e.model)), 1):
         writer.writerow(
             [
@@ -256,6 +255,30 @@ def csv_text(entries: list[Entry]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def read_csv(path: str | Path) -> list[Entry]:
+    """The entries of a table written by :func:`csv_text` (numbers as rounded there)."""
+    with Path(path).open(newline="") as f:
+        return [
+            Entry(
+                folder=Path(row["run"]),
+                model=row["model"],
+                family=row["family"],
+                dataset=row["dataset"],
+                nats=float(row["test_nll_nats"]),
+                stderr=float(row["stderr_nats"]),
+                bpd=float(row["bits_per_dim"]),
+                kind=row["nll_kind"],
+                method=row["method"],
+                parameters=int(row["parameters"]) if row["parameters"] else None,
+                seconds=float(row["fit_seconds"]) if row["fit_seconds"] else None,
+                budget=row["budget"],
+                date=row["date"],
+                command=row["command"],
+            )
+            for row in csv.DictReader(f)
+        ]
 
 
 def plot(dataset: str, entries: list[Entry]) -> bytes:
@@ -306,11 +329,31 @@ def slug(dataset: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in dataset).strip("-").replace("--", "-")
 
 
+def render(entries: list[Entry], out: Path, *, with_plot: bool = True) -> dict[Path, bytes]:
+    """Every dataset's ``leaderboard-DATA.{md,csv,png}`` under ``out``, rendered (nothing is written)."""
+    files: dict[Path, bytes] = {}
+    for dataset, group in by_dataset(entries).items():
+        stem = out / f"leaderboard-{slug(dataset)}"
+        files[stem.with_suffix(".md")] = markdown(dataset, group).encode()
+        files[stem.with_suffix(".csv")] = csv_text(group).encode()
+        if with_plot:
+            files[stem.with_suffix(".png")] = plot(dataset, group)
+    return files
+
+
+def write(files: dict[Path, bytes]) -> None:
+    """Print the Markdown tables of :func:`render`'s files, then write every file through a
+    temporary file and a rename (never half-written)."""
+    from .io import atomic_write_bytes
+
+    print("\n".join(data.decode() for path, data in files.items() if path.suffix == ".md"))
+    for path, data in files.items():
+        atomic_write_bytes(path, data)
+
+
 # -- the command ------------------------------------------------------------------------------------
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import sys
-
-    from .io import atomic_write_bytes
 
     if args.data is not None and "," in args.data:
         raise ValueError(f"--data takes one dataset (one table per dataset); got {args.data!r}")
@@ -326,19 +369,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         )
     # everything is rendered before anything is written: nothing half-written
     out = Path(args.out) if args.out else Path((args.dirs or ["runs"])[0])
-    files: dict[Path, bytes] = {}
-    texts = []
-    for dataset, group in by_dataset(entries).items():
-        text = markdown(dataset, group)
-        texts.append(text)
-        stem = out / f"leaderboard-{slug(dataset)}"
-        files[stem.with_suffix(".md")] = text.encode()
-        files[stem.with_suffix(".csv")] = csv_text(group).encode()
-        if not args.no_plot:
-            files[stem.with_suffix(".png")] = plot(dataset, group)
-    print("\n".join(texts))
-    for path, data in files.items():
-        atomic_write_bytes(path, data)
+    files = render(entries, out, with_plot=not args.no_plot)
+    write(files)
     print(f"wrote {len(files)} file(s) to {out}: " + ", ".join(sorted(p.name for p in files)))
     if skipped:
         print(f"left out {len(skipped)} run folder(s):", file=sys.stderr)
