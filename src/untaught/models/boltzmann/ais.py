@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -51,6 +52,22 @@ class LogPartition:
             f"log Z = {self.log_z:.4f} nats, ±3σ interval [{self.low:.4f}, {self.high:.4f}] "
             f"(AIS, {self.chains} chains x {self.betas} temperatures)"
         )
+
+
+class LogZCache:
+    """log Z of a module's current parameters, recomputed only when one of them changed (in place or not)."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._log_z = math.nan
+
+    def __call__(self, module: torch.nn.Module, log_partition: Callable[[], LogPartition | float]) -> float:
+        """``log_partition()`` in nats (its ``log_z`` for a :class:`LogPartition`), cached per parameter state."""
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in module.parameters())
+        if key != self._key:
+            value = log_partition()
+            self._key, self._log_z = key, value.log_z if isinstance(value, LogPartition) else value
+        return self._log_z
 
 
 def beta_schedule(n: int, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:

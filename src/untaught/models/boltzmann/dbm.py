@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import Model, ModelConfig, check_fields, require_binary
-from .ais import LogPartition, _summarise, beta_schedule
+from .ais import LogPartition, LogZCache, _summarise, beta_schedule
 from .units import bernoulli, over_states
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -155,7 +155,7 @@ class DBM(Model):
             self.register_buffer("chain_v" if i == 0 else f"chain_h{i}", torch.zeros(config.chains, sizes[i]))
         self.register_buffer("chain_ready", torch.zeros((), dtype=torch.bool))
         self.register_buffer("joint_steps", torch.zeros((), dtype=torch.long))
-        self._log_z_cache: tuple[tuple, LogPartition] | None = None
+        self._log_z_cache = LogZCache()
 
     # -- layers ---------------------------------------------------------------------------------------
     @property
@@ -413,10 +413,8 @@ class DBM(Model):
         return _summarise(log_w, log_z_base, betas)
 
     def _cached_log_z(self) -> float:
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
-        if self._log_z_cache is None or self._log_z_cache[0] != key:
-            self._log_z_cache = (key, self.log_partition())
-        return self._log_z_cache[1].log_z
+        """log Z for the current weights; recomputed only when a parameter changed (in place or not)."""
+        return self._log_z_cache(self, self.log_partition)
 
     @torch.no_grad()
     def variational_bound(self, v: torch.Tensor) -> torch.Tensor:

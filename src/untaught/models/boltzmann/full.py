@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from ..base import Model, ModelConfig, check_fields, require_binary
+from .ais import LogZCache
 from .units import bernoulli, binary_states, over_states
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -172,7 +173,7 @@ class FullBM(Model):
         self.register_buffer("chain_ready", torch.zeros((), dtype=torch.bool))
         self.register_buffer("velocity_weight", torch.zeros(n, n))
         self.register_buffer("velocity_bias", torch.zeros(n))
-        self._log_z_cache: tuple[tuple, float] | None = None
+        self._log_z_cache = LogZCache()
 
     @property
     def units(self) -> int:
@@ -279,10 +280,7 @@ class FullBM(Model):
 
     def _cached_log_z(self) -> float:
         """log Z for the current weights; recomputed only when a parameter changed (in place or not)."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
-        if self._log_z_cache is None or self._log_z_cache[0] != key:
-            self._log_z_cache = (key, self.log_partition())
-        return self._log_z_cache[1]
+        return self._log_z_cache(self, self.log_partition)
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import LogProbKind, Model, ModelConfig, check_fields, require_binary
-from .ais import LogPartition, ais_log_partition, exact_log_partition
+from .ais import LogPartition, LogZCache, ais_log_partition, exact_log_partition
 from .units import bernoulli
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -162,7 +162,7 @@ class RBM(Model):
         self.register_buffer("hidden_activity", torch.full((h,), config.sparsity_target or 0.0))
         self.register_buffer("data_mean", torch.full((d,), 0.5))
         self.register_buffer("data_seen", torch.zeros((), dtype=torch.float64))
-        self._log_z_cache: tuple[tuple, LogPartition] | None = None
+        self._log_z_cache = LogZCache()
 
     # -- energies: the visible units' part is what the subclasses change ---------------------------
     def visible(self, x: torch.Tensor) -> torch.Tensor:
@@ -342,10 +342,7 @@ class RBM(Model):
 
     def _cached_log_z(self) -> float:
         """log Z for the current weights; recomputed only when a parameter changed (in place or not)."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
-        if self._log_z_cache is None or self._log_z_cache[0] != key:
-            self._log_z_cache = (key, self.log_partition())
-        return self._log_z_cache[1].log_z
+        return self._log_z_cache(self, self.log_partition)
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
