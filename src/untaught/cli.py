@@ -160,8 +160,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
     from .evaluation import NLL, evaluate_nll, record_evaluation
-    from .io import CONFIG, load_model, read_json, run_folder
-    from .training import prepare
+    from .io import load_model, run_folder
+    from .training import run_data
 
     folder = run_folder(args.run)
     model = load_model(folder)
@@ -172,15 +172,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} applies to {EVAL_OPTIONS[name]}; {model.name} has no {name}")
     if given:
         model.config = dataclasses.replace(model.config, **given)  # the config checks the values
-    train_cfg = read_json(folder / CONFIG)["train"]
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    data = prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
+    data = run_data(folder)
     if "log_prob" not in model.capabilities():
         raise ValueError(f"{model.name} has no log_prob: there is no NLL to evaluate")
     started = time.perf_counter()
     result: NLL = evaluate_nll(model, getattr(data, args.split), batch_size=args.batch_size)
     seconds = time.perf_counter() - started
-    print(f"{model.name} on {train_cfg['data']} ({args.split}): {result} [{seconds:.1f} s]")
+    print(f"{model.name} on {data.name} ({args.split}): {result} [{seconds:.1f} s]")
     record_evaluation(folder, result, args.split, " ".join(f"{k}={v}" for k, v in given.items()), seconds)
     return 0
 

@@ -98,12 +98,11 @@ def linear_probe(
 def _run_data(folder: Path, data: str | None) -> Any:
     """The run's prepared dataset (its own binarize / levels settings), or ``data`` if given."""
     from .io import CONFIG, read_json
-    from .training import prepare
+    from .training import prepare, run_data
 
-    train_cfg = read_json(folder / CONFIG)["train"]
-    if data and data != train_cfg["data"]:
+    if data and data != read_json(folder / CONFIG)["train"]["data"]:
         return prepare(data)
-    return prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
+    return run_data(folder)
 
 
 def _load(run: str, threads: int | None) -> tuple[Path, Any]:

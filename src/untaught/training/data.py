@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -40,6 +41,14 @@ class TrainingData:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
+
+
+def run_data(folder: str | Path) -> TrainingData:
+    """The dataset a run folder's model was trained on, prepared as it was (binarize / levels from its config)."""
+    from ..io import CONFIG, read_json
+
+    train = read_json(Path(folder) / CONFIG)["train"]
+    return prepare(train["data"], binarize=train.get("binarize"), levels=train.get("levels"))
 
 
 def prepare(

@@ -16,16 +16,15 @@ from pathlib import Path
 def cmd_complete(args: argparse.Namespace) -> int:
     import torch
 
-    from ...io import CONFIG, load_model, read_json, run_folder
-    from ...training import prepare
+    from ...io import load_model, run_folder
+    from ...training import run_data
     from ...viz import save_grid
 
     folder = run_folder(args.run)
     model = load_model(folder)
     if not hasattr(model, "complete"):
         raise ValueError(f"{model.name} is not an autoregressive image model: it cannot complete images")
-    train = read_json(folder / CONFIG)["train"]
-    data = prepare(train["data"], binarize=train.get("binarize"), levels=train.get("levels"))
+    data = run_data(folder)
     x = getattr(data, args.split).x[: args.n]
     torch.set_num_threads(args.threads or torch.get_num_threads())
     levels, (_, h, w) = model.config.levels, model.config.shape

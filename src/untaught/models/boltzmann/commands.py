@@ -65,8 +65,8 @@ def cmd_rbm_pictures(args: argparse.Namespace) -> int:
 def cmd_ais(args: argparse.Namespace) -> int:
     import math
 
-    from ...io import CONFIG, load_model, read_json, run_folder
-    from ...training import prepare
+    from ...io import load_model, run_folder
+    from ...training import run_data
     from .dbm import DBM
     from .rbm import RBM
 
@@ -84,8 +84,7 @@ def cmd_ais(args: argparse.Namespace) -> int:
         generator=torch.Generator().manual_seed(args.seed),
     )
     print(log_z)
-    train_cfg = read_json(folder / CONFIG)["train"]
-    data = prepare(train_cfg["data"], binarize=train_cfg.get("binarize"), levels=train_cfg.get("levels"))
+    data = run_data(folder)
     x = getattr(data, args.split).x
     with torch.no_grad():
         # RBM: -F(x) (log p(x) + log Z exactly); DBM: the mean-field bound on it

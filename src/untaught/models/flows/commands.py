@@ -18,7 +18,7 @@ import torch
 
 def cmd_flow_pictures(args: argparse.Namespace) -> int:
     from ...io import CONFIG, load_model, read_json, run_folder
-    from ...training import prepare
+    from ...training import run_data
     from .flow import Flow
 
     folder = run_folder(args.run)
@@ -28,7 +28,7 @@ def cmd_flow_pictures(args: argparse.Namespace) -> int:
     if model.config.num_classes:
         raise ValueError("flow-pictures draws unconditional flows; this one is class-conditional")
     train = read_json(folder / CONFIG)["train"]
-    data = prepare(train["data"], binarize=train.get("binarize"), levels=train.get("levels"))
+    data = run_data(folder)
     out = Path(args.output or folder)
     shape = tuple(model.config.shape)
     gen = torch.Generator().manual_seed(args.seed)

@@ -49,16 +49,15 @@ def cmd_som(args: argparse.Namespace) -> int:
 
 
 def cmd_som_pictures(args: argparse.Namespace) -> int:
-    from ...io import CONFIG, load_model, read_json, run_folder
-    from ...training import prepare
+    from ...io import load_model, run_folder
+    from ...training import run_data
     from .som import SOM
 
     folder = run_folder(args.run)
     model = load_model(folder)
     if not isinstance(model, SOM):
         raise ValueError(f"{folder} holds a {model.name} model; som-pictures draws SOMs")
-    cfg = read_json(folder / CONFIG)["train"]
-    data = prepare(cfg["data"], binarize=cfg.get("binarize"), levels=cfg.get("levels"))
+    data = run_data(folder)
     _report_and_draw(model, data, Path(args.output or folder))
     return 0
 
