@@ -11,6 +11,7 @@ import time
 
 import pytest
 import torch
+from ddp_runs import ddp_and_one_process, untaught_cli
 
 import untaught
 from untaught.models import MADE, MADEConfig
@@ -23,10 +24,6 @@ QUIET = dict(progress=False, threads=1, samples=4)
 def small_made() -> MADE:
     torch.manual_seed(0)
     return MADE(MADEConfig(shape=(1, 8, 8), levels=17, **SMALL))
-
-
-def untaught_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "untaught", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_train_writes_a_complete_run_folder(run_dir):
@@ -147,12 +144,8 @@ def test_ddp_two_processes_match_one_process(tmp_path):
         "--accelerator",
         "cpu",
     ]
-    ddp = untaught_cli(*common, "--devices", "2", "--strategy", "ddp", "--out", str(tmp_path / "ddp"))
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    single = untaught_cli(*common, "--out", str(tmp_path / "one"))
-    assert single.returncode == 0, single.stderr[-3000:]
-    a = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    b = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    metrics = ddp_and_one_process(tmp_path, *common)
+    a, b = metrics["ddp"], metrics["one"]
     assert a["devices"] == 2 and a["steps"] == b["steps"]
     assert a["test_nll_nats"] == pytest.approx(b["test_nll_nats"], rel=1e-4)
 

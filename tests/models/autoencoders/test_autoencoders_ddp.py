@@ -4,19 +4,10 @@ batch norm pools its statistics over the ranks and whose discriminator trains in
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
-import torch
-from safetensors.torch import load_file
+from ddp_runs import assert_same_weights, ddp_and_one_process
 
 COMMON = ["--data", "digits", "--no-progress", "--samples", "0", "--threads", "1", "--accelerator", "cpu"]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "untaught", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -32,15 +23,6 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     ids=["stacked-ae", "context-encoder"],
 )
 def test_ddp_two_processes_match_one_process(tmp_path, model):
-    args = ["train", *model, *COMMON, "--select", "last"]
-    ddp = cli(*args, "--devices", "2", "--strategy", "ddp", "--out", str(tmp_path / "ddp"))
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    one = cli(*args, "--out", str(tmp_path / "one"))
-    assert one.returncode == 0, one.stderr[-3000:]
-    a = load_file(tmp_path / "ddp" / "model.safetensors")
-    b = load_file(tmp_path / "one" / "model.safetensors")
-    assert set(a) == set(b)
-    for name in a:  # weights and batch-norm running statistics
-        torch.testing.assert_close(a[name].double(), b[name].double(), rtol=0, atol=1e-4, msg=name)
-    metrics = {run: json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("ddp", "one")}
+    metrics = ddp_and_one_process(tmp_path, "train", *model, *COMMON, "--select", "last")
+    assert_same_weights(tmp_path)  # weights and batch-norm running statistics
     assert metrics["ddp"]["devices"] == 2 and metrics["ddp"]["steps"] == metrics["one"]["steps"]
