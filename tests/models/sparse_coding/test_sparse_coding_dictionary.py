@@ -73,16 +73,21 @@ def test_online_learning_lowers_the_objective_and_reinitialises_dead_atoms():
     assert float(m.loss(x)[0]) < 0.7 * start
 
 
-def test_trains_through_the_engine(tmp_path):
+def toy_data() -> tuple[torch.Tensor, TrainingData]:
+    """240 sparse signals float [240, 16], and as a dataset: train 160, val 40, test 40 (unlabelled)."""
     x = sparse_data(n=240).float()
     y = torch.full((len(x),), -1)
-    data = TrainingData(
+    return x, TrainingData(
         "sparse-toy",
         Split(x[:160], y[:160], None),
         Split(x[160:200], y[160:200], None),
         Split(x[200:], y[200:], None),
         None,
     )
+
+
+def test_trains_through_the_engine(tmp_path):
+    x, data = toy_data()
     torch.manual_seed(0)
     m = SparseCoding(SparseCodingConfig(shape=(16,), atoms=10, lam=0.2))
     before = float(m.loss(x[200:])[0])
@@ -107,15 +112,7 @@ def test_configuration_errors_name_the_argument():
 
 
 def test_resume_continues_exactly(tmp_path):
-    x = sparse_data(n=240).float()
-    y = torch.full((len(x),), -1)
-    data = TrainingData(
-        "sparse-toy",
-        Split(x[:160], y[:160], None),
-        Split(x[160:200], y[160:200], None),
-        Split(x[200:], y[200:], None),
-        None,
-    )
+    _, data = toy_data()
     options = dict(batch_size=32, progress=False, threads=1, select="last", samples=0)
     torch.manual_seed(0)
     whole = untaught.train(SparseCoding(SparseCodingConfig(shape=(16,), atoms=10, lam=0.2)), data, epochs=2,
