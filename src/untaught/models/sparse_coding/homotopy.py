@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from .solvers import STOPS, LassoResult, Stop, _measures, check_problem, fista
+from .solvers import LassoResult, Stop, _measures, check_problem, fista
 
 
 def _grow(t: torch.Tensor, extra: int, dims: tuple[int, ...]) -> torch.Tensor:
@@ -67,14 +67,8 @@ def homotopy(
         :class:`~.solvers.LassoResult`: codes [B, K] in the dtype of ``x``; ``iterations`` [B] the
         pieces of each row's path (plus FISTA iterations for rows it finished); ``converged`` [B].
     """
-    check_problem(x, dictionary, lam)
-    if stop not in STOPS:
-        raise ValueError(f"stop must be one of {STOPS}; got {stop!r}")
+    gram = check_problem(x, dictionary, lam, stop, gram)
     k = dictionary.shape[0]
-    if gram is None:
-        gram = dictionary @ dictionary.T
-    elif tuple(gram.shape) != (k, k):
-        raise ValueError(f"gram must be [K, K] = [{k}, {k}] (D Dᵀ); got shape {tuple(gram.shape)}")
     max_steps = 4 * k if max_steps is None else max_steps
     if not (isinstance(max_steps, int) and max_steps >= 1):
         raise ValueError(f"max_steps must be an integer >= 1; got {max_steps!r}")

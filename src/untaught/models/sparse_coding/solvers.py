@@ -49,8 +49,12 @@ class LassoResult(NamedTuple):
     converged: torch.Tensor
 
 
-def check_problem(x: torch.Tensor, dictionary: torch.Tensor, lam: float) -> None:
-    """Validate a lasso problem: x [B, N] finite floats, dictionary [K, N] of the same dtype, λ > 0."""
+def check_problem(
+    x: torch.Tensor, dictionary: torch.Tensor, lam: float, stop: str, gram: torch.Tensor | None
+) -> torch.Tensor:
+    """Validate a lasso problem: x [B, N] finite floats, dictionary [K, N] of the same dtype, λ > 0,
+    ``stop`` one of :data:`STOPS`, ``gram`` None or [K, K]. Returns the Gram matrix D Dᵀ [K, K]
+    (``gram`` if given)."""
     if not isinstance(x, torch.Tensor) or not isinstance(dictionary, torch.Tensor):
         raise TypeError(
             f"x and dictionary must be torch.Tensors; got {type(x).__name__} and {type(dictionary).__name__}"
@@ -70,6 +74,14 @@ def check_problem(x: torch.Tensor, dictionary: torch.Tensor, lam: float) -> None
         raise ValueError("dictionary must be finite; it holds NaN or infinite values")
     if not lam > 0:
         raise ValueError(f"lam (λ, the L1 weight) must be positive; got {lam!r}")
+    if stop not in STOPS:
+        raise ValueError(f"stop must be one of {STOPS}; got {stop!r}")
+    k = dictionary.shape[0]
+    if gram is None:
+        return dictionary @ dictionary.T
+    if tuple(gram.shape) != (k, k):
+        raise ValueError(f"gram must be [K, K] = [{k}, {k}] (D Dᵀ); got shape {tuple(gram.shape)}")
+    return gram
 
 
 def lasso_objective(x: torch.Tensor, codes: torch.Tensor, dictionary: torch.Tensor, lam: float) -> torch.Tensor:
@@ -160,9 +172,7 @@ def fista(
     Returns:
         :class:`LassoResult` with codes [B, K] in the dtype of ``x``.
     """
-    check_problem(x, dictionary, lam)
-    if stop not in STOPS:
-        raise ValueError(f"stop must be one of {STOPS}; got {stop!r}")
+    gram = check_problem(x, dictionary, lam, stop, gram)
     if not (isinstance(max_iter, int) and max_iter >= 1):
         raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
     if not (isinstance(check_every, int) and check_every >= 1):
@@ -170,10 +180,6 @@ def fista(
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0; got {tol!r}")
     k = dictionary.shape[0]
-    if gram is None:
-        gram = dictionary @ dictionary.T
-    elif tuple(gram.shape) != (k, k):
-        raise ValueError(f"gram must be [K, K] = [{k}, {k}] (D Dᵀ); got shape {tuple(gram.shape)}")
     lip = lipschitz_constant if lipschitz_constant is not None else lipschitz(gram)
     b = x.shape[0]
     out = torch.zeros(b, k, dtype=x.dtype, device=x.device)
