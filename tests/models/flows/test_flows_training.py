@@ -21,7 +21,9 @@ def test_maf_on_moons_improves_through_the_engine(tmp_path):
     sizes = {"train": 3000, "val": 500, "test": 500}
     data = TrainingData("moons", *(Split(v.x[: sizes[s]], v.y[: sizes[s]], None) for s, v in part.items()), None)
     before = evaluate_nll(model, data.test).nats
-    run = untaught.train(model, data, out=tmp_path / "run", epochs=3, batch_size=128, progress=False, samples=0)
+    run = untaught.train(
+        model, data, out=tmp_path / "run", epochs=3, batch_size=128, progress=False, samples=0, threads=1
+    )
     assert run.metrics["test_nll_kind"] == "exact"
     assert run.metrics["test_nll_nats"] < before - 0.3  # N(0, I) on moons: 2.97 nats
 
@@ -29,7 +31,7 @@ def test_maf_on_moons_improves_through_the_engine(tmp_path):
 def test_glow_on_digits_initialises_actnorm_and_reports_a_bound(tmp_path):
     torch.manual_seed(0)
     model = Glow(Glow.Config(shape=(1, 8, 8), levels=17, scales=2, steps=1, hidden=8))
-    run = untaught.train(model, "digits", out=tmp_path / "run", epochs=1, progress=False, samples=4)
+    run = untaught.train(model, "digits", out=tmp_path / "run", epochs=1, progress=False, samples=4, threads=1)
     layers = [m for m in run.model.modules() if isinstance(m, ActNorm)]
     assert layers and all(bool(m.initialized) for m in layers)
     loaded = Glow.from_pretrained(tmp_path / "run")
@@ -45,7 +47,9 @@ def test_flow_plus_plus_on_digits_improves_its_variational_bound(tmp_path):
     model = FlowPlusPlus(config)
     data = prepare("digits")
     before = evaluate_nll(model, data.test)
-    run = untaught.train(model, data, out=tmp_path / "run", epochs=2, batch_size=32, progress=False, samples=0)
+    run = untaught.train(
+        model, data, out=tmp_path / "run", epochs=2, batch_size=32, progress=False, samples=0, threads=1
+    )
     m = run.metrics
     assert before.kind == m["test_nll_kind"] == "lower bound"
     assert m["test_bpd"] < before.bpd - 0.5
