@@ -45,6 +45,11 @@ class LogPartition:
     betas: int = 0
     method: str = "exact"
 
+    @classmethod
+    def exact(cls, log_z: float) -> LogPartition:
+        """An exact log Z (no spread)."""
+        return cls(log_z, log_z, log_z, 0.0)
+
     def __str__(self) -> str:
         if self.method == "exact":
             return f"log Z = {self.log_z:.4f} nats (exact)"

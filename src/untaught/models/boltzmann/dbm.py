@@ -360,8 +360,7 @@ class DBM(Model):
         small = min(self._parity_units())
         method = method or ("exact" if c.log_z == "exact" or (c.log_z == "auto" and small <= EXACT_LIMIT) else "ais")
         if method == "exact":
-            value = self._exact_log_z()
-            return LogPartition(value, value, value, 0.0)
+            return LogPartition.exact(self._exact_log_z())
         if method != "ais":
             raise ValueError(f"method must be 'exact' or 'ais'; got {method!r}")
         return self._ais(chains or c.ais_chains, betas or c.ais_betas, generator or torch.Generator().manual_seed(0))

@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 
 from .ais import LogPartition, ais_gaussian_log_partition, exact_gaussian_log_partition
-from .rbm import EXACT_LIMIT, RBM, RBMConfig
+from .rbm import RBM, RBMConfig
 
 
 @dataclass
@@ -104,9 +104,8 @@ class GaussianRBM(RBM):
     def as_data(self, v: torch.Tensor) -> torch.Tensor:
         return v
 
-    def _exact_log_z(self) -> bool:
-        c = self.config
-        return c.log_z == "exact" or (c.log_z == "auto" and c.hidden <= EXACT_LIMIT)
+    def _enumerated_units(self) -> int:
+        return self.config.hidden  # the visibles integrate out in closed form
 
     def log_partition(
         self,
@@ -119,8 +118,9 @@ class GaussianRBM(RBM):
         """log Z in nats: exact (sum over the 2^H hidden states) or AIS from N(b, σ²)."""
         method = method or ("exact" if self._exact_log_z() else "ais")
         if method == "exact":
-            value = exact_gaussian_log_partition(self.weight, self.visible_bias, self.hidden_bias, self.sigma)
-            return LogPartition(value, value, value, 0.0)
+            return LogPartition.exact(
+                exact_gaussian_log_partition(self.weight, self.visible_bias, self.hidden_bias, self.sigma)
+            )
         if method != "ais":
             raise ValueError(f"method must be 'exact' or 'ais'; got {method!r}")
         return ais_gaussian_log_partition(

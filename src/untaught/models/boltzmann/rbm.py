@@ -305,8 +305,13 @@ class RBM(Model):
         return "exact" if self._exact_log_z() else "estimate"
 
     def _exact_log_z(self) -> bool:
+        """Whether log Z is enumerated: config.log_z 'exact', or 'auto' with at most EXACT_LIMIT units to sum over."""
         c = self.config
-        return c.log_z == "exact" or (c.log_z == "auto" and min(c.dims, c.hidden) <= EXACT_LIMIT)
+        return c.log_z == "exact" or (c.log_z == "auto" and self._enumerated_units() <= EXACT_LIMIT)
+
+    def _enumerated_units(self) -> int:
+        """Units whose 2^n states exact log Z sums over: those of the smaller layer."""
+        return min(self.config.dims, self.config.hidden)
 
     def log_partition(
         self,
@@ -324,8 +329,7 @@ class RBM(Model):
         """
         method = method or ("exact" if self._exact_log_z() else "ais")
         if method == "exact":
-            value = exact_log_partition(self.weight, self.visible_bias, self.hidden_bias)
-            return LogPartition(value, value, value, 0.0)
+            return LogPartition.exact(exact_log_partition(self.weight, self.visible_bias, self.hidden_bias))
         if method != "ais":
             raise ValueError(f"method must be 'exact' or 'ais'; got {method!r}")
         mean = self.data_mean.clamp(0.02, 0.98) if self.data_seen > 0 else None

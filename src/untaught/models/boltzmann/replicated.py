@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .ais import LogPartition, _summarise, beta_schedule
-from .rbm import EXACT_LIMIT, RBM, RBMConfig
+from .rbm import RBM, RBMConfig
 from .units import bernoulli, over_states
 
 
@@ -111,13 +111,8 @@ class ReplicatedSoftmax(RBM):
         return v
 
     # -- likelihood -----------------------------------------------------------------------------------
-    @property
-    def log_prob_kind(self):  # type: ignore[override]
-        return "exact" if self._exact_log_z() else "estimate"
-
-    def _exact_log_z(self) -> bool:
-        c = self.config
-        return c.log_z == "exact" or (c.log_z == "auto" and c.hidden <= EXACT_LIMIT)
+    def _enumerated_units(self) -> int:
+        return self.config.hidden  # the word counts sum out for every hidden state
 
     def log_partition(
         self,
@@ -146,7 +141,7 @@ class ReplicatedSoftmax(RBM):
         n = torch.tensor(sorted(set(lengths)), dtype=torch.float64, device=self.weight.device)
         if method == "exact":
             values = exact_rsm_log_partition(self.weight, self.visible_bias, self.hidden_bias, n)
-            return {int(k): LogPartition(float(z), float(z), float(z), 0.0) for k, z in zip(n, values, strict=True)}
+            return {int(k): LogPartition.exact(float(z)) for k, z in zip(n, values, strict=True)}
         if method != "ais":
             raise ValueError(f"method must be 'exact' or 'ais'; got {method!r}")
         return ais_rsm_log_partition(
