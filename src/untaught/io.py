@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,16 @@ def run_folder(path: str | Path) -> Path:
     if not (folder / CONFIG).is_file():
         raise FileNotFoundError(f"{folder} is not a run folder: it has no {CONFIG}")
     return folder
+
+
+def load_run(path: str | Path, fits: Callable[[Any], bool], purpose: str) -> tuple[Path, Any]:
+    """A run folder and its model (as :func:`load_model`); unless ``fits(model)``, a ``ValueError``
+    "<folder> holds a <name> model; <purpose>" (e.g. purpose 'som-pictures draws SOMs')."""
+    folder = run_folder(path)
+    model = load_model(folder)
+    if not fits(model):
+        raise ValueError(f"{folder} holds a {model.name} model; {purpose}")
+    return folder, model
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> torch.nn.Module:

@@ -38,16 +38,13 @@ def chain_snapshots(model, chains: int, steps: int, every: int, generator: torch
 
 
 def cmd_rbm_pictures(args: argparse.Namespace) -> int:
-    from ...io import load_model, run_folder
+    from ...io import load_run
     from ...viz import save_grid
     from ...viz.filters import save_filters
     from .dbm import DBM
     from .rbm import RBM
 
-    folder = run_folder(args.run)
-    model = load_model(folder)
-    if not isinstance(model, (RBM, DBM)):
-        raise ValueError(f"{folder} holds a {model.name} model; rbm-pictures draws RBMs and DBMs")
+    folder, model = load_run(args.run, lambda m: isinstance(m, (RBM, DBM)), "rbm-pictures draws RBMs and DBMs")
     if len(model.config.shape) != 3:
         raise ValueError(f"the {model.name} models data of shape {model.config.shape}: filters need images [C, H, W]")
     out = Path(args.output or folder)
@@ -65,17 +62,16 @@ def cmd_rbm_pictures(args: argparse.Namespace) -> int:
 def cmd_ais(args: argparse.Namespace) -> int:
     import math
 
-    from ...io import load_model, run_folder
+    from ...io import load_run
     from ...training import run_data
     from .dbm import DBM
     from .rbm import RBM
 
-    folder = run_folder(args.run)
-    model = load_model(folder)
-    if not isinstance(model, (RBM, DBM)) or model.config.levels != 2:
-        raise ValueError(
-            f"{folder} holds a {model.name} model; ais estimates the partition function of rbm and dbm runs"
-        )
+    folder, model = load_run(
+        args.run,
+        lambda m: isinstance(m, (RBM, DBM)) and m.config.levels == 2,
+        "ais estimates the partition function of rbm and dbm runs",
+    )
     torch.set_num_threads(args.threads or torch.get_num_threads())
     log_z = model.log_partition(
         "exact" if args.exact else "ais",
@@ -102,13 +98,12 @@ def cmd_ais(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from ...data.text import vocabulary
-    from ...io import CONFIG, load_model, read_json, run_folder
+    from ...io import CONFIG, load_run, read_json
     from .replicated import ReplicatedSoftmax
 
-    folder = run_folder(args.run)
-    model = load_model(folder)
-    if not isinstance(model, ReplicatedSoftmax):
-        raise ValueError(f"{folder} holds a {model.name} model; topics reads replicated softmax (rsm) runs")
+    folder, model = load_run(
+        args.run, lambda m: isinstance(m, ReplicatedSoftmax), "topics reads replicated softmax (rsm) runs"
+    )
     words = vocabulary(read_json(folder / CONFIG)["train"]["data"])
     for j, topic in enumerate(model.topics(words, args.words)):
         print(f"topic {j:3d}: {' '.join(topic)}")

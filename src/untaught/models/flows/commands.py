@@ -17,14 +17,11 @@ import torch
 
 
 def cmd_flow_pictures(args: argparse.Namespace) -> int:
-    from ...io import CONFIG, load_model, read_json, run_folder
+    from ...io import CONFIG, load_run, read_json
     from ...training import run_data
     from .flow import Flow
 
-    folder = run_folder(args.run)
-    model = load_model(folder).eval()
-    if not isinstance(model, Flow):
-        raise ValueError(f"{folder} holds a {model.name} model; flow-pictures draws flows")
+    folder, model = load_run(args.run, lambda m: isinstance(m, Flow), "flow-pictures draws flows")
     if model.config.num_classes:
         raise ValueError("flow-pictures draws unconditional flows; this one is class-conditional")
     train = read_json(folder / CONFIG)["train"]

@@ -28,12 +28,9 @@ def canvas_pictures(frames: torch.Tensor, out: Path, *, duration_ms: int = 120) 
 
 
 def cmd_canvases(args: argparse.Namespace) -> int:
-    from ...io import load_model, run_folder
+    from ...io import load_run
 
-    folder = run_folder(args.run)
-    model = load_model(folder)
-    if not hasattr(model, "canvases"):
-        raise ValueError(f"{folder} holds a {model.name} model; canvases are drawn by DRAW")
+    folder, model = load_run(args.run, lambda m: hasattr(m, "canvases"), "canvases are drawn by DRAW")
     if args.n < 1:
         raise ValueError(f"-n must be >= 1; got {args.n}")
     frames = model.canvases(args.n, generator=torch.Generator().manual_seed(args.seed))

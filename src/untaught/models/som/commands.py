@@ -49,14 +49,11 @@ def cmd_som(args: argparse.Namespace) -> int:
 
 
 def cmd_som_pictures(args: argparse.Namespace) -> int:
-    from ...io import load_model, run_folder
+    from ...io import load_run
     from ...training import run_data
     from .som import SOM
 
-    folder = run_folder(args.run)
-    model = load_model(folder)
-    if not isinstance(model, SOM):
-        raise ValueError(f"{folder} holds a {model.name} model; som-pictures draws SOMs")
+    folder, model = load_run(args.run, lambda m: isinstance(m, SOM), "som-pictures draws SOMs")
     data = run_data(folder)
     _report_and_draw(model, data, Path(args.output or folder))
     return 0

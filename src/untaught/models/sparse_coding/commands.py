@@ -51,13 +51,12 @@ def write_pictures(run: str | Path, *, image: str | None = None) -> dict[str, An
 
     from ...data import load_split
     from ...data.patches import held_out_images, patch_source, read_grey
-    from ...io import CONFIG, load_model, read_json, run_folder, write_json
+    from ...io import CONFIG, load_run, read_json, write_json
     from ...viz.filters import save_filters
 
-    folder = run_folder(run)
-    model = load_model(folder).eval()
-    if "dictionary" not in dict(model.named_parameters()):
-        raise ValueError(f"{folder} holds a {model.name} model; sparse-coding-pictures draws sparse coding models")
+    folder, model = load_run(
+        run, lambda m: "dictionary" in dict(m.named_parameters()), "sparse-coding-pictures draws sparse coding models"
+    )
     data_name = read_json(folder / CONFIG)["train"]["data"]
     k = model.config.atoms
     atoms = model.dictionary.detach().float().view(k, 1, *model.config.shape[-2:])
