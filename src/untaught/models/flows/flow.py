@@ -78,6 +78,21 @@ class FlowConfig(ModelConfig):
         )
 
 
+def check_multiscale_shape(shape: tuple[int, ...], squeezes: int, setting: str, model: str, min_dims: int = 1) -> None:
+    """Raise ``ValueError`` unless ``shape`` is an image (C, H, W) whose H and W survive ``squeezes``
+    2x2 squeezes (``setting`` names the options that ask for them), or a vector (D,) of D >= ``min_dims``."""
+    if len(shape) == 3:
+        _, h, w = shape
+        if h % 2**squeezes or w % 2**squeezes:
+            raise ValueError(
+                f"{setting} squeezes {squeezes} times: height and width must be divisible by {2**squeezes}; "
+                f"got shape {shape}"
+            )
+    elif len(shape) != 1 or shape[0] < min_dims:
+        vector = "(D,)" if min_dims <= 1 else f"(D >= {min_dims},)"
+        raise ValueError(f"{model} models vectors {vector} or images (C, H, W); got shape {shape}")
+
+
 class Flow(Model):
     """Base of every flow model: subclasses build ``self.transform`` (data -> [B, D] latent)."""
 

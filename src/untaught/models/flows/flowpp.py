@@ -49,7 +49,7 @@ from ..autoregressive.pixelcnn_pp import concat_elu
 from ..base import check_fields
 from .actnorm import ActNorm
 from .coupling import MLP, Coupling, channel_mask, checkerboard_mask, half_mask, with_context
-from .flow import Flow, FlowConfig
+from .flow import Flow, FlowConfig, check_multiscale_shape
 from .invconv import LUInvertibleConv1x1
 from .multiscale import MultiScale, Squeeze, squeezed
 from .transforms import Compose, Inverse, Transform, batch_sum
@@ -177,16 +177,9 @@ class FlowPlusPlusConfig(FlowConfig):
             ("features", self.features >= 1, "an integer >= 1"),
         ]
         check_fields(self, checks)
-        if len(self.shape) == 3:
-            _, h, w = self.shape
-            squeezes = self.scales if self.steps[1] else self.scales - 1
-            if h % 2**squeezes or w % 2**squeezes:
-                raise ValueError(
-                    f"steps={self.steps} with scales={self.scales} squeezes {squeezes} times: height and width "
-                    f"must be divisible by {2**squeezes}; got shape {self.shape}"
-                )
-        elif len(self.shape) != 1 or self.shape[0] < 2:
-            raise ValueError(f"Flow++ models vectors (D >= 2,) or images (C, H, W); got shape {self.shape}")
+        squeezes = self.scales if self.steps[1] else self.scales - 1
+        setting = f"steps={self.steps} with scales={self.scales}"
+        check_multiscale_shape(self.shape, squeezes, setting, "Flow++", min_dims=2)
 
 
 class FlowPlusPlus(Flow):

@@ -22,7 +22,7 @@ from typing import Literal
 from ..base import check_fields
 from .actnorm import ActNorm
 from .coupling import Coupling, channel_mask, half_mask
-from .flow import Flow, FlowConfig
+from .flow import Flow, FlowConfig, check_multiscale_shape
 from .invconv import InvertibleConv1x1, LUInvertibleConv1x1
 from .multiscale import MultiScale, Squeeze, squeezed
 from .transforms import Compose
@@ -56,15 +56,7 @@ class GlowConfig(FlowConfig):
                 ("invconv", self.invconv in ("lu", "plain"), "'lu' or 'plain'"),
             ],
         )
-        if len(self.shape) == 3:
-            _, h, w = self.shape
-            if h % 2**self.scales or w % 2**self.scales:
-                raise ValueError(
-                    f"scales={self.scales} squeezes {self.scales} times: height and width must be divisible by "
-                    f"{2**self.scales}; got shape {self.shape}"
-                )
-        elif len(self.shape) != 1 or self.shape[0] < 2:
-            raise ValueError(f"Glow models vectors (D >= 2,) or images (C, H, W); got shape {self.shape}")
+        check_multiscale_shape(self.shape, self.scales, f"scales={self.scales}", "Glow", min_dims=2)
 
 
 class Glow(Flow):

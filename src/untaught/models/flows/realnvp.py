@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..base import check_fields
 from .coupling import Coupling, channel_mask, checkerboard_mask, half_mask
-from .flow import Flow, FlowConfig
+from .flow import Flow, FlowConfig, check_multiscale_shape
 from .multiscale import MultiScale, Squeeze, squeezed
 from .transforms import Compose, Flatten, Scaling
 
@@ -90,15 +90,7 @@ class RealNVPConfig(FlowConfig):
                 ("blocks", self.blocks >= 0, ">= 0"),
             ],
         )
-        if len(self.shape) == 3:
-            _, h, w = self.shape
-            if h % 2 ** (self.scales - 1) or w % 2 ** (self.scales - 1):
-                raise ValueError(
-                    f"scales={self.scales} squeezes {self.scales - 1} times: height and width must be divisible "
-                    f"by {2 ** (self.scales - 1)}; got shape {self.shape}"
-                )
-        elif len(self.shape) != 1:
-            raise ValueError(f"RealNVP models vectors (D,) or images (C, H, W); got shape {self.shape}")
+        check_multiscale_shape(self.shape, self.scales - 1, f"scales={self.scales}", "RealNVP")
 
 
 class RealNVP(Flow):
