@@ -73,8 +73,7 @@ class GatedPixelCNNConfig(ModelConfig):
     mixtures: int = 0
 
     def __post_init__(self) -> None:
-        if len(self.shape) != 3:
-            raise ValueError(f"shape must be (C, H, W) images; got {self.shape}")
+        check_fields(self, [("shape", len(self.shape) == 3, "(C, H, W) images")])
         colors = self.shape[0]
         checks = [
             ("layers", self.layers >= 0, "an integer >= 0"),

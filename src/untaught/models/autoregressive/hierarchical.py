@@ -183,8 +183,7 @@ class HierarchicalARConfig(ModelConfig):
     diversity: float = 0.1
 
     def __post_init__(self) -> None:
-        if len(self.shape) != 3:
-            raise ValueError(f"shape must be (C, H, W) images; got {self.shape}")
+        check_fields(self, [("shape", len(self.shape) == 3, "(C, H, W) images")])
         _, h, w = self.shape
         size = self.factor ** len(self.codes) if self.factor >= 2 else 0
         checks = [

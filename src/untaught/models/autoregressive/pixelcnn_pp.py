@@ -77,8 +77,7 @@ class PixelCNNPPConfig(ModelConfig):
     dropout: float = 0.5
 
     def __post_init__(self) -> None:
-        if len(self.shape) != 3:
-            raise ValueError(f"shape must be (C, H, W) images; got {self.shape}")
+        check_fields(self, [("shape", len(self.shape) == 3, "(C, H, W) images")])
         checks = [
             ("channels", self.channels >= 1, "an integer >= 1"),
             ("resnets", self.resnets >= 1, "an integer >= 1"),
