@@ -72,6 +72,13 @@ def require_binary(config: ModelConfig, model: str) -> None:
         raise ValueError(f"{model} models binary data: levels must be 2 (train with --binarize); got {config.levels}")
 
 
+def require_continuous(config: ModelConfig, model: str, example: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``config.levels`` is None; ``example`` names a continuous dataset."""
+    if config.levels is not None:
+        hint = f" (e.g. --data {example})" if example else ""
+        raise ValueError(f"{model} models continuous data: levels must be None{hint}; got {config.levels}")
+
+
 class Model(nn.Module):
     """Base class: stores its config, validates inputs, reports its capabilities."""
 

@@ -21,6 +21,7 @@ from typing import Literal
 
 import torch
 
+from ..base import require_continuous
 from .ais import LogPartition, ais_gaussian_log_partition, exact_gaussian_log_partition
 from .rbm import RBM, RBMConfig
 
@@ -38,10 +39,7 @@ class GaussianRBMConfig(RBMConfig):
     sigma: float = 1.0
 
     def check_data_kind(self) -> None:
-        if self.levels is not None:
-            raise ValueError(
-                f"the Gaussian RBM models continuous data: levels must be None (e.g. --data moons); got {self.levels}"
-            )
+        require_continuous(self, "the Gaussian RBM", "moons")
         if not self.sigma > 0:
             raise ValueError(f"sigma must be a positive number; got {self.sigma!r}")
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import check_fields
+from ..base import check_fields, require_continuous
 from .flow import LOG_2PI, Flow, FlowConfig
 from .transforms import Compose, Flatten, Pair, Transform, batch_sum
 
@@ -165,8 +165,7 @@ class CDFFlowConfig(FlowConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.levels is not None:
-            raise ValueError(f"the CDF flow models continuous data: levels must be None; got {self.levels}")
+        require_continuous(self, "the CDF flow")
         if self.num_classes:
             raise ValueError(f"the CDF flow is unconditional: num_classes must be 0; got {self.num_classes}")
         check_fields(

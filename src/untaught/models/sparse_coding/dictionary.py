@@ -45,7 +45,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..base import Model, ModelConfig, check_fields
+from ..base import Model, ModelConfig, check_fields, require_continuous
 from .homotopy import homotopy
 from .solvers import STOPS, LassoResult, fista, lasso_objective
 
@@ -94,11 +94,7 @@ class SparseCodingConfig(ModelConfig):
     dead_fraction: float = 1e-3
 
     def __post_init__(self) -> None:
-        if self.levels is not None:
-            raise ValueError(
-                f"sparse coding models continuous data: levels must be None (e.g. --data bsds500-patches); "
-                f"got {self.levels}"
-            )
+        require_continuous(self, "sparse coding", "bsds500-patches")
         checks = [
             ("atoms", isinstance(self.atoms, int) and self.atoms >= 1, "an integer >= 1"),
             ("lam", self.lam > 0, "a positive number (λ, the L1 weight)"),
