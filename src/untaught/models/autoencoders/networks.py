@@ -8,7 +8,6 @@ convolutions transposed convolutions whose output padding restores every spatial
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Literal
 
 from torch import nn
@@ -73,7 +72,3 @@ def conv_decoder(shape: tuple[int, ...], channels: tuple[int, ...], code: int, a
         if i < len(channels) - 1:
             layers.append(activation(act))
     return nn.Sequential(*layers)
-
-
-def flat_size(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)

@@ -116,11 +116,6 @@ def normalize_rows(d: torch.Tensor) -> torch.Tensor:
     return d / d.norm(dim=1, keepdim=True).clamp_min(torch.finfo(d.dtype).tiny)
 
 
-def project_rows(d: torch.Tensor) -> torch.Tensor:
-    """Projection of every row of d [K, N] onto the unit ball ‖d_k‖ ≤ 1."""
-    return d / d.norm(dim=1, keepdim=True).clamp_min(1.0)
-
-
 def block_coordinate_sweep(dictionary: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """One block-coordinate sweep of Mairal et al. (2009, Algorithm 2) over the atoms, in order:
 
@@ -374,7 +369,3 @@ class SparseCoding(Model):
         self.stats_a[:, dead] = 0
         self.stats_b[dead] = 0
         return len(dead)
-
-    def atoms_as_images(self) -> torch.Tensor:
-        """The atoms shaped as the data: float [K, *shape]."""
-        return self.dictionary.detach().reshape(self.config.atoms, *self.config.shape)
