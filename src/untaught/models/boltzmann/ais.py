@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ...draws import draw
 from .units import bernoulli, over_states
 
 
@@ -198,8 +199,7 @@ def ais_gaussian_log_partition(
     log_z_base = 0.5 * d * math.log(2 * math.pi) + float(torch.log(s.double()).sum()) + h * math.log(2.0)
 
     def gaussian(mean: torch.Tensor) -> torch.Tensor:
-        device = generator.device if generator is not None else mean.device
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=device).to(mean.device)
+        noise = draw(torch.randn, mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + s * noise
 
     v = gaussian(b.expand(chains, d))

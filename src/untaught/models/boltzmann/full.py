@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ...draws import draw
 from ..base import Model, ModelConfig, check_fields, require_binary
 from .ais import LogZCache
 from .units import bernoulli, binary_states, over_states
@@ -91,8 +92,7 @@ def sequential_gibbs(
     n = weight.shape[0]
     if n == clamp:
         return s
-    device = generator.device if generator is not None else s.device
-    u = torch.rand(sweeps, n - clamp, len(s), generator=generator, dtype=s.dtype, device=device).to(s.device)
+    u = draw(torch.rand, sweeps, n - clamp, len(s), generator=generator, dtype=s.dtype, device=s.device)
     for sweep in range(sweeps):
         for j, i in enumerate(range(clamp, n)):
             p = torch.sigmoid((s @ weight[:, i] + bias[i]) / temperature)

@@ -21,6 +21,7 @@ from typing import Literal
 
 import torch
 
+from ...draws import draw
 from ..base import require_continuous
 from .ais import LogPartition, ais_gaussian_log_partition, exact_gaussian_log_partition
 from .rbm import RBM, RBMConfig
@@ -95,9 +96,7 @@ class GaussianRBM(RBM):
         return self.visible_bias + self.sigma * self._noise((n, self.config.dims), generator)
 
     def _noise(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        w = self.weight
-        device = generator.device if generator is not None else w.device
-        return torch.randn(shape, generator=generator, dtype=w.dtype, device=device).to(w.device)
+        return draw(torch.randn, shape, generator=generator, dtype=self.weight.dtype, device=self.weight.device)
 
     def as_data(self, v: torch.Tensor) -> torch.Tensor:
         return v

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import torch
 
+from ...draws import draw
+
 
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Binary states drawn with probabilities ``p``: same shape, dtype and device as ``p``.
@@ -14,9 +16,8 @@ def bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tenso
     The uniforms come from ``generator`` on its own device (a CPU generator drives GPU models too),
     so a seeded generator gives the same states on every device.
     """
-    device = generator.device if generator is not None else p.device
-    u = torch.rand(p.shape, generator=generator, dtype=p.dtype, device=device)
-    return (u.to(p.device) < p).to(p.dtype)
+    u = draw(torch.rand, p.shape, generator=generator, dtype=p.dtype, device=p.device)
+    return (u < p).to(p.dtype)
 
 
 def bits(codes: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:

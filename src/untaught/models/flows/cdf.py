@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...draws import draw
 from ..base import check_fields, require_continuous
 from .flow import LOG_2PI, Flow, FlowConfig
 from .transforms import Compose, Flatten, Pair, Transform, batch_sum
@@ -210,11 +211,10 @@ class CDFFlow(Flow):
         if c.target == "normal":
             return super().base_sample(n, temperature, generator)
         shape = (n, c.dims)
-        where = generator.device if generator is not None else self._device
         if c.target == "uniform":
-            return torch.rand(shape, generator=generator, device=where, dtype=self._dtype).to(self._device)
+            return draw(torch.rand, shape, generator=generator, device=self._device, dtype=self._dtype)
         # torch's Beta sampler takes no generator: inverse-CDF sampling keeps every draw on it
-        u = torch.rand(shape, generator=generator, device=where, dtype=torch.float64).to(self._device)
+        u = draw(torch.rand, shape, generator=generator, device=self._device, dtype=torch.float64)
         return _beta_quantile(u, c.beta_a, c.beta_b).to(self._dtype)
 
 

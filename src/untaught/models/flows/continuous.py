@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ...draws import draw
 from ..base import check_fields
 from .flow import Flow, FlowConfig
 from .transforms import Compose, Flatten, Pair, Transform
@@ -176,8 +177,7 @@ class FFJORD(Flow):
         return self.transform.transforms[1]
 
     def _rademacher(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        where = generator.device if generator is not None else self._device
-        bits = torch.randint(0, 2, shape, generator=generator, device=where).to(self._device, self._dtype)
+        bits = draw(torch.randint, 0, 2, shape, generator=generator, device=self._device).to(self._dtype)
         return 2 * bits - 1
 
     def loss(self, x, *, generator=None, condition=None):

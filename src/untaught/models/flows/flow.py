@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from ...data.transforms import dequantization_nats, dequantize
+from ...draws import draw
 from ..base import Model, ModelConfig, check_fields
 from .transforms import Logit, Shift, Transform
 
@@ -125,8 +126,7 @@ class Flow(Model):
         return next(self.parameters()).device
 
     def _randn(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        where = generator.device if generator is not None else self._device
-        return torch.randn(shape, generator=generator, device=where, dtype=self._dtype).to(self._device)
+        return draw(torch.randn, shape, generator=generator, device=self._device, dtype=self._dtype)
 
     def context(self, condition: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """One-hot labels [n, num_classes] for a conditional flow; None for an unconditional one."""

@@ -40,6 +40,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ...draws import draw
 from ..base import Model, ModelConfig, check_fields
 from .grid import Decay, Neighbourhood, Topology, decay, grid_adjacency, grid_positions, neighbourhood
 
@@ -195,8 +196,7 @@ class SOM(Model):
         cov = (second - torch.outer(mean, mean)).double()
         if c.init == "random":
             std = cov.diagonal().clamp_min(0).sqrt().to(v.dtype)
-            device = generator.device if generator is not None else v.device
-            noise = torch.randn(c.units, c.dims, generator=generator, dtype=v.dtype, device=device).to(v.device)
+            noise = draw(torch.randn, c.units, c.dims, generator=generator, dtype=v.dtype, device=v.device)
             self.weight.copy_(mean + noise * std)
         else:
             values, vectors = torch.linalg.eigh(cov)  # ascending
