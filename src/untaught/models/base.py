@@ -66,6 +66,12 @@ def check_fields(config: object, checks: Iterable[tuple[str, bool, str]]) -> Non
             raise ValueError(f"{name} must be {expected}; got {getattr(config, name)!r}")
 
 
+def statistic(*shape: int) -> nn.Parameter:
+    """A statistic fitted by ``update`` (zeros to start): saved with the weights, counted as parameters,
+    never trained by gradient."""
+    return nn.Parameter(torch.zeros(*shape), requires_grad=False)
+
+
 def require_binary(config: ModelConfig, model: str) -> None:
     """Raise ``ValueError`` unless ``config.levels`` is 2; ``model`` names the model in the message."""
     if config.levels != 2:

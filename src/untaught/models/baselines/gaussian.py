@@ -22,14 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
-from ..base import Model, ModelConfig, check_fields
-
-
-def _statistic(*shape: int) -> nn.Parameter:
-    """A fitted statistic: saved with the weights, counted as parameters, never trained by gradient."""
-    return nn.Parameter(torch.zeros(*shape), requires_grad=False)
+from ..base import Model, ModelConfig, check_fields, statistic
 
 
 def _check_continuous(name: str, shape: tuple[int, ...], levels: int | None) -> None:
@@ -92,9 +86,9 @@ class Gaussian(Model):
     def __init__(self, config: GaussianConfig) -> None:
         super().__init__(config)
         d = config.dims
-        self.n = _statistic(())
-        self.sum = _statistic(d)
-        self.outer = _statistic(d, d)
+        self.n = statistic(())
+        self.sum = statistic(d)
+        self.outer = statistic(d, d)
 
     def update(
         self, x: torch.Tensor, *, step: int = 0, generator: torch.Generator | None = None, reduce: Any = None
@@ -171,20 +165,20 @@ class GaussianMixture(Model):
         super().__init__(config)
         k, d = config.components, config.dims
         # the current parameters (what log_prob uses)
-        self.log_weights = _statistic(k)
+        self.log_weights = statistic(k)
         self.log_weights.data.fill_(-math.log(k))  # before any data: K standard normals, equal weights
-        self.means = _statistic(k, d)
-        self.covs = _statistic(k, d, d)
+        self.means = statistic(k, d)
+        self.covs = statistic(k, d, d)
         self.covs.data.copy_(torch.eye(d).expand(k, d, d))
         # the parameters the epoch's E-step uses, and the epoch's sufficient statistics
-        self.e_log_weights = _statistic(k)
-        self.e_means = _statistic(k, d)
-        self.e_covs = _statistic(k, d, d)
-        self.resp = _statistic(k)  # sum_i r_ik
-        self.first = _statistic(k, d)  # sum_i r_ik x_i
-        self.second = _statistic(k, d, d)  # sum_i r_ik x_i x_i^T
-        self.epoch = _statistic(())
-        self.started = _statistic(())  # 1 once initialised
+        self.e_log_weights = statistic(k)
+        self.e_means = statistic(k, d)
+        self.e_covs = statistic(k, d, d)
+        self.resp = statistic(k)  # sum_i r_ik
+        self.first = statistic(k, d)  # sum_i r_ik x_i
+        self.second = statistic(k, d, d)  # sum_i r_ik x_i x_i^T
+        self.epoch = statistic(())
+        self.started = statistic(())  # 1 once initialised
 
     def _initialise(self, x: torch.Tensor, generator: torch.Generator | None, reduce: Any) -> None:
         k = self.config.components

@@ -22,15 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from ...distributions import discrete
-from ..base import Model, ModelConfig, check_fields
-
-
-def _statistic(*shape: int) -> nn.Parameter:
-    """A fitted statistic: saved with the weights, counted as parameters, never trained by gradient."""
-    return nn.Parameter(torch.zeros(*shape), requires_grad=False)
+from ..base import Model, ModelConfig, check_fields, statistic
 
 
 def _new_epoch(model: Any, epoch: int | None) -> None:
@@ -76,9 +70,9 @@ class PixelHistogram(Model):
 
     def __init__(self, config: PixelHistogramConfig) -> None:
         super().__init__(config)
-        self.counts = _statistic(config.dims, config.levels)  # summed over all epochs
-        self.passes = _statistic(())  # epochs counted
-        self.last_epoch = _statistic(())
+        self.counts = statistic(config.dims, config.levels)  # summed over all epochs
+        self.passes = statistic(())  # epochs counted
+        self.last_epoch = statistic(())
 
     def update(
         self,
@@ -178,14 +172,14 @@ class Histogram(Model):
     def __init__(self, config: HistogramConfig) -> None:
         super().__init__(config)
         d, m = config.dims, config.max_bins
-        self.moments = _statistic(3, d)  # n, sum x, sum x^2 per dimension (from the first epoch)
-        self.low = _statistic(d)  # the grid: lower corner, bin widths, bins per dimension
-        self.width = _statistic(d)
-        self.bins = _statistic(d)
-        self.counts = _statistic(*([m] * d))
-        self.passes = _statistic(())  # epochs counted into the bins
-        self.last_epoch = _statistic(())
-        self.first_epoch = _statistic(())  # the epoch whose moments place the grid
+        self.moments = statistic(3, d)  # n, sum x, sum x^2 per dimension (from the first epoch)
+        self.low = statistic(d)  # the grid: lower corner, bin widths, bins per dimension
+        self.width = statistic(d)
+        self.bins = statistic(d)
+        self.counts = statistic(*([m] * d))
+        self.passes = statistic(())  # epochs counted into the bins
+        self.last_epoch = statistic(())
+        self.first_epoch = statistic(())  # the epoch whose moments place the grid
         self.first_epoch.fill_(-2)
 
     # -- the grid -----------------------------------------------------------------------------------
