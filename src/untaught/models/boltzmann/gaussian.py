@@ -17,7 +17,6 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
@@ -104,28 +103,18 @@ class GaussianRBM(RBM):
     def _enumerated_units(self) -> int:
         return self.config.hidden  # the visibles integrate out in closed form
 
-    def log_partition(
-        self,
-        method: Literal["exact", "ais"] | None = None,
-        *,
-        chains: int | None = None,
-        betas: int | None = None,
-        generator: torch.Generator | None = None,
-    ) -> LogPartition:
-        """log Z in nats: exact (sum over the 2^H hidden states) or AIS from N(b, σ²)."""
-        method = method or ("exact" if self._exact_log_z() else "ais")
-        if method == "exact":
-            return LogPartition.exact(
-                exact_gaussian_log_partition(self.weight, self.visible_bias, self.hidden_bias, self.sigma)
-            )
-        if method != "ais":
-            raise ValueError(f"method must be 'exact' or 'ais'; got {method!r}")
+    def _exact_log_partition(self) -> float:
+        """log Z in nats, a sum over the 2^H hidden states (the visibles integrate out)."""
+        return exact_gaussian_log_partition(self.weight, self.visible_bias, self.hidden_bias, self.sigma)
+
+    def _ais_log_partition(self, chains: int, betas: int, generator: torch.Generator) -> LogPartition:
+        """AIS from N(b, σ²)."""
         return ais_gaussian_log_partition(
             self.weight,
             self.visible_bias,
             self.hidden_bias,
             self.sigma,
-            chains=chains or self.config.ais_chains,
-            betas=betas or self.config.ais_betas,
-            generator=generator or torch.Generator().manual_seed(0),
+            chains=chains,
+            betas=betas,
+            generator=generator,
         )

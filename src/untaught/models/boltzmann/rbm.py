@@ -323,15 +323,25 @@ class RBM(Model):
     ) -> LogPartition:
         """log Z in nats: exact by enumeration or by AIS (default: as ``config.log_z`` says).
 
-        AIS starts from the base-rate model of the training data seen by :meth:`update` (uniform
-        before any training) with ``chains`` x ``betas`` (defaults from the config); without a
-        generator it uses a fixed seed, so repeated calls on the same weights agree.
+        AIS runs ``chains`` x ``betas`` (defaults from the config); without a generator it uses a
+        fixed seed, so repeated calls on the same weights agree.
         """
         method = method or ("exact" if self._exact_log_z() else "ais")
         if method == "exact":
-            return LogPartition.exact(exact_log_partition(self.weight, self.visible_bias, self.hidden_bias))
+            return LogPartition.exact(self._exact_log_partition())
         if method != "ais":
             raise ValueError(f"method must be 'exact' or 'ais'; got {method!r}")
+        c = self.config
+        return self._ais_log_partition(
+            chains or c.ais_chains, betas or c.ais_betas, generator or torch.Generator().manual_seed(0)
+        )
+
+    def _exact_log_partition(self) -> float:
+        """log Z in nats, summing out the larger layer for every state of the smaller one."""
+        return exact_log_partition(self.weight, self.visible_bias, self.hidden_bias)
+
+    def _ais_log_partition(self, chains: int, betas: int, generator: torch.Generator) -> LogPartition:
+        """AIS from the base-rate model of the training data seen by :meth:`update` (uniform before any training)."""
         mean = self.data_mean.clamp(0.02, 0.98) if self.data_seen > 0 else None
         base = None if mean is None else torch.log(mean) - torch.log1p(-mean)
         return ais_log_partition(
@@ -339,9 +349,9 @@ class RBM(Model):
             self.visible_bias,
             self.hidden_bias,
             base_bias=base,
-            chains=chains or self.config.ais_chains,
-            betas=betas or self.config.ais_betas,
-            generator=generator or torch.Generator().manual_seed(0),
+            chains=chains,
+            betas=betas,
+            generator=generator,
         )
 
     def _cached_log_z(self) -> float:
