@@ -11,11 +11,10 @@ import time
 
 import pytest
 import torch
-from ddp_runs import ddp_and_one_process, untaught_cli
+from engine_runs import assert_same_state, ddp_and_one_process, untaught_cli, whole_and_resumed
 
 import untaught
 from untaught.models import MADE, MADEConfig
-from untaught.training import resume
 
 SMALL = dict(hidden=(32,), num_masks=2, order_agnostic=True, ensemble=2)
 QUIET = dict(progress=False, threads=1, samples=4)
@@ -42,13 +41,10 @@ def test_train_writes_a_complete_run_folder(run_dir):
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    whole = untaught.train(small_made(), "digits", out=tmp_path / "whole", epochs=3, **QUIET)
-    untaught.train(small_made(), "digits", out=tmp_path / "parts", epochs=1, **QUIET)
-    resumed = resume(tmp_path / "parts", epochs=3, progress=False)
+    whole, resumed = whole_and_resumed(tmp_path, small_made, "digits", epochs=3, first=1, **QUIET)
     assert resumed.metrics["steps"] == whole.metrics["steps"]
     assert resumed.metrics["test_nll_nats"] == whole.metrics["test_nll_nats"]
-    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b)
+    assert_same_state(whole.model, resumed.model)
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):

@@ -5,7 +5,7 @@ batch norm pools its statistics over the ranks and whose discriminator trains in
 from __future__ import annotations
 
 import pytest
-from ddp_runs import assert_same_weights, ddp_and_one_process
+from engine_runs import assert_same_weights, ddp_and_one_process
 
 COMMON = ["--data", "digits", "--no-progress", "--samples", "0", "--threads", "1", "--accelerator", "cpu"]
 

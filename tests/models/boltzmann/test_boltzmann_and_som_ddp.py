@@ -4,7 +4,7 @@ are averaged by ``reduce`` and the persistent chains are the same on every rank.
 from __future__ import annotations
 
 import pytest
-from ddp_runs import assert_same_weights, ddp_and_one_process
+from engine_runs import assert_same_weights, ddp_and_one_process
 
 COMMON = [
     "--data",

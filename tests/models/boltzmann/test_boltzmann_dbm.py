@@ -9,10 +9,9 @@ import math
 
 import pytest
 import torch
+from engine_runs import assert_same_state, whole_and_resumed
 
-import untaught
 from untaught.models.boltzmann.dbm import DBM, DBMConfig
-from untaught.training import resume
 
 DEPTHS = pytest.mark.parametrize("hidden", [(3, 2), (3, 2, 3)], ids=["2 layers", "3 layers"])
 
@@ -132,13 +131,10 @@ def test_trains_through_the_engine_and_resumes_exactly(tmp_path, hidden):
 
     epochs = len(hidden) + 2
     opts = dict(binarize="static", batch_size=50, progress=False, threads=1, samples=4, select="last")
-    whole = untaught.train(model(), "digits", out=tmp_path / "whole", epochs=epochs, **opts)
+    whole, resumed = whole_and_resumed(tmp_path, model, "digits", epochs=epochs, first=epochs - 2, **opts)
     assert whole.metrics["test_nll_kind"] == "lower bound"
     assert whole.metrics["test_nll_nats"] < 64 * math.log(2) - 10  # a bound far better than the uniform model
-    untaught.train(model(), "digits", out=tmp_path / "parts", epochs=epochs - 2, **opts)
-    resumed = resume(tmp_path / "parts", epochs=epochs, progress=False)
-    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
+    assert_same_state(whole.model, resumed.model)
 
 
 def test_bad_configs_are_named():

@@ -9,10 +9,9 @@ import math
 
 import pytest
 import torch
+from engine_runs import assert_same_state, whole_and_resumed
 
-import untaught
 from untaught.models.boltzmann import RBM, RBMConfig, ais_log_partition, beta_schedule, exact_log_partition
-from untaught.training import resume
 
 QUIET = dict(progress=False, threads=1, samples=4)
 
@@ -230,11 +229,8 @@ def test_trains_through_the_engine_and_resumes_exactly(tmp_path):
         return RBM(RBMConfig(shape=(1, 8, 8), hidden=12, chains=32))
 
     opts = dict(binarize="static", batch_size=50, **QUIET)
-    whole = untaught.train(model(), "digits", out=tmp_path / "whole", epochs=3, select="last", **opts)
+    whole, resumed = whole_and_resumed(tmp_path, model, "digits", epochs=3, first=1, select="last", **opts)
     assert whole.metrics["test_nll_kind"] == "exact"
     assert whole.metrics["test_nll_nats"] < 64 * math.log(2) - 10  # far better than the uniform model
-    untaught.train(model(), "digits", out=tmp_path / "parts", epochs=1, select="last", **opts)
-    resumed = resume(tmp_path / "parts", epochs=3, progress=False)
-    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name  # weights, velocities and the persistent chains
+    assert_same_state(whole.model, resumed.model)  # weights, velocities and the persistent chains
     assert bool(whole.model.chain_ready)

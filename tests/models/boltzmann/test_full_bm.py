@@ -8,13 +8,12 @@ import copy
 
 import pytest
 import torch
+from engine_runs import assert_same_state, whole_and_resumed
 from scipy import stats
 
-import untaught
 from untaught.models.boltzmann import RBM, RBMConfig, exact_log_partition
 from untaught.models.boltzmann.full import FullBM, FullBMConfig, binary_states
 from untaught.models.boltzmann.units import bernoulli
-from untaught.training import resume
 
 QUIET = dict(progress=False, threads=1, samples=4)
 
@@ -202,10 +201,7 @@ def test_trains_through_the_engine_and_resumes_exactly(tmp_path):
         return FullBM(FullBMConfig(shape=(1, 4, 4), hidden=2, chains=20, k=2, positive_sweeps=2))
 
     opts = dict(batch_size=500, **QUIET)
-    whole = untaught.train(model(), "digit-patches", out=tmp_path / "whole", epochs=2, select="last", **opts)
+    whole, resumed = whole_and_resumed(tmp_path, model, "digit-patches", epochs=2, first=1, select="last", **opts)
     assert whole.metrics["test_nll_kind"] == "exact"
     assert whole.metrics["test_nll_nats"] < 16 * 0.6931 - 1.5  # far better than the uniform model
-    untaught.train(model(), "digit-patches", out=tmp_path / "parts", epochs=1, select="last", **opts)
-    resumed = resume(tmp_path / "parts", epochs=2, progress=False)
-    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name  # weights, velocities and the persistent chains
+    assert_same_state(whole.model, resumed.model)  # weights, velocities and the persistent chains

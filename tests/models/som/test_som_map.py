@@ -9,10 +9,9 @@ import threading
 
 import pytest
 import torch
+from engine_runs import assert_same_state, whole_and_resumed
 
-import untaught
 from untaught.models.som import SOM, SOMConfig, decay, decay_steps_for, grid_adjacency, grid_positions, neighbourhood
-from untaught.training import resume
 
 
 def fit(model: SOM, v: torch.Tensor, epochs: int, batch: int, seed: int = 0) -> SOM:
@@ -238,10 +237,7 @@ def test_trains_through_the_engine_and_resumes_exactly(tmp_path):
         return SOM(SOMConfig(shape=(1, 8, 8), levels=17, rows=6, cols=6, decay_steps=40))  # then converging
 
     opts = dict(batch_size=64, progress=False, threads=1, samples=0, select="last")
-    whole = untaught.train(model(), "digits", out=tmp_path / "whole", epochs=3, **opts)
+    whole, resumed = whole_and_resumed(tmp_path, model, "digits", epochs=3, first=1, **opts)
     assert whole.metrics["test_loss"] < 2.0  # quantisation error in [0, 1] pixel units; the data spread is ~2.6
-    untaught.train(model(), "digits", out=tmp_path / "parts", epochs=1, **opts)
-    resumed = resume(tmp_path / "parts", epochs=3, progress=False)
-    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
+    assert_same_state(whole.model, resumed.model)
     assert math.isfinite(whole.metrics["val_loss"])

@@ -1,16 +1,36 @@
-"""The same training run with two DDP processes and with one (CLI subprocesses), for tests that
-check that DDP ends where one process ends."""
+"""Training runs that tests compare: resumed against uninterrupted (in process), and two DDP
+processes against one (CLI subprocesses)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file
+
+import untaught
+from untaught.training import Run, resume
+
+
+def whole_and_resumed(
+    folder: Path, model: Callable[[], torch.nn.Module], data: Any, *, epochs: int, first: int, **options: Any
+) -> tuple[Run, Run]:
+    """``model()`` trained for ``epochs`` in one run (``folder/whole``), and trained for ``first``
+    epochs then resumed to ``epochs`` (``folder/parts``)."""
+    whole = untaught.train(model(), data, out=folder / "whole", epochs=epochs, **options)
+    untaught.train(model(), data, out=folder / "parts", epochs=first, **options)
+    return whole, resume(folder / "parts", epochs=epochs, progress=False)
+
+
+def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    """Every entry of the two state dicts is equal to the bit (weights, buffers, chains)."""
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
 
 
 def untaught_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
