@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from untaught.cli import main
+from untaught.cli import _train_options, build_parser, main
+from untaught.registry import model_names
 
 
 def test_models_and_datasets_list(capsys):
@@ -22,7 +23,8 @@ def test_train_eval_sample(tmp_path, capsys):
     assert main([*args, "--out", str(run)]) == 0
     assert "test NLL" in capsys.readouterr().out
     assert main(["eval", str(run)]) == 0
-    assert "nats" in capsys.readouterr().out and "bits/dim" in capsys.readouterr().out + "bits/dim"
+    out = capsys.readouterr().out
+    assert "nats" in out and "bits/dim" in out
     assert main(["sample", str(run), "-n", "9", "-o", str(tmp_path / "s.png")]) == 0
     from PIL import Image
 
@@ -48,3 +50,16 @@ def test_errors_are_specific(args, message, capsys):
 def test_hidden_must_be_integers():
     with pytest.raises(SystemExit):
         main(["train", "made", "--hidden", "a,b"])
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_has_a_train_command_whose_options_do_not_collide(name):
+    """Each model's options beside the engine's (argparse refuses a flag defined twice), and the
+    engine's ``--init-from`` reaches the training options whatever the model calls its own fields."""
+    args = build_parser(name).parse_args(["train", name, "--init-from", "runs/a"])
+    assert _train_options(args)["init"] == "runs/a"
+
+
+def test_the_som_keeps_its_own_init_option():
+    args = build_parser("som").parse_args(["train", "som", "--init", "random"])
+    assert args.init == "random" and _train_options(args)["init"] is None

@@ -107,11 +107,10 @@ def _train_options(args: argparse.Namespace) -> dict[str, Any]:
     """The TrainConfig fields given on the command line (data options are passed separately)."""
     from .training import TrainConfig
 
-    return {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in ("data", "binarize", "levels")
-    }
+    options = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(TrainConfig)}
+    # --init-from, not --init: a model may have an option of that name (the SOM's initialisation)
+    options["init"] = args.init_from
+    return {k: v for k, v in options.items() if k not in ("data", "binarize", "levels")}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -244,7 +243,9 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--patience", type=int, help="stop after this many epochs without validation improvement")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
-    p.add_argument("--init", metavar="RUN", help="start from the weights of this run (same architecture)")
+    p.add_argument(
+        "--init-from", metavar="RUN", help="start from the weights of this run (same architecture)"
+    )
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     if model_name:
         from .registry import get_model_class

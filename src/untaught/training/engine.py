@@ -167,11 +167,11 @@ def _initialise(model: Model, run: str) -> None:
 
     weights = run_folder(run) / WEIGHTS
     if not weights.is_file():
-        raise FileNotFoundError(f"--init {run}: the run has no {WEIGHTS} (has its training finished?)")
+        raise FileNotFoundError(f"cannot start from run {run}: it has no {WEIGHTS} (has its training finished?)")
     try:
         model.load_state_dict(load_file(weights, device=str(next(model.parameters()).device)))
     except RuntimeError as e:
-        raise ValueError(f"--init {run}: its weights do not fit this {model.name}: {e}") from None
+        raise ValueError(f"cannot start from run {run}: its weights do not fit this {model.name}: {e}") from None
 
 
 def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> Path:
