@@ -32,16 +32,15 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def _tuple_of(kind: type) -> Any:
-    """An argparse type for comma-separated values of ``kind``, e.g. 500,500."""
+def tuple_of(kind: type) -> Any:
+    """An argparse type for comma-separated values of ``kind`` (int, float or str), e.g. 500,500."""
+    what = {int: "integers such as 500,500", float: "numbers such as 0.25,0.5"}.get(kind, "values")
 
     def parse(text: str) -> tuple:
         try:
             return tuple(kind(v) for v in text.split(",") if v.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated {kind.__name__} values such as 500,500; got {text!r}"
-            ) from None
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}; got {text!r}") from None
 
     return parse
 
@@ -65,7 +64,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> Non
             group.add_argument(
                 flag,
                 dest=field.name,
-                type=_tuple_of(typing.get_args(hint)[0]),
+                type=tuple_of(typing.get_args(hint)[0]),
                 default=default,
                 help=f"comma-separated, default: {default_text}",
             )
@@ -243,9 +242,7 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--patience", type=int, help="stop after this many epochs without validation improvement")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
-    p.add_argument(
-        "--init-from", metavar="RUN", help="start from the weights of this run (same architecture)"
-    )
+    p.add_argument("--init-from", metavar="RUN", help="start from the weights of this run (same architecture)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     if model_name:
         from .registry import get_model_class

@@ -140,20 +140,6 @@ def codec_eval(
     return result
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,3,4; got {text!r}") from None
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.25,0.5,1; got {text!r}") from None
-
-
 def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
@@ -201,6 +187,8 @@ def cmd_codec_eval(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    from ...cli import tuple_of
+
     p = sub.add_parser(
         "codec-eval",
         help="rate-distortion table, BD-rates and plot of our codecs and JPEG, WebP, JPEG 2000 on a folder",
@@ -210,15 +198,19 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--models", nargs="+", metavar="NAME", help="our codecs: names or run folders (default: all shipped)"
     )
-    p.add_argument("--qualities", type=_ints, help="quality levels of our codecs, e.g. 1,2,3,4 (default: all shipped)")
-    p.add_argument("--bpps", type=_floats, help="target bpps of a rate-controlled codec (default 0.08,0.1,0.15,0.25)")
+    p.add_argument(
+        "--qualities", type=tuple_of(int), help="quality levels of our codecs, e.g. 1,2,3,4 (default: all shipped)"
+    )
+    p.add_argument(
+        "--bpps", type=tuple_of(float), help="target bpps of a rate-controlled codec (default 0.08,0.1,0.15,0.25)"
+    )
     p.add_argument(
         "--codecs",
         type=_names,
         default=None,
         help="classic codecs, comma-separated, '' for none (default: jpeg,webp,jpeg2000)",
     )
-    p.add_argument("--targets", type=_floats, help="target bpps of the classic codecs (default 0.125,...,2)")
+    p.add_argument("--targets", type=tuple_of(float), help="target bpps of the classic codecs (default 0.125,...,2)")
     p.add_argument(
         "--side",
         choices=["nearest", "below", "above"],
