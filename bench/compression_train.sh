@@ -2,7 +2,7 @@
 # Train the shipped codec weights (src/untaught/models/compression/weights/) from scratch:
 #   bench/compression_train.sh
 # The mean-scale hyperprior is trained at quality 2 first (BASE epochs), then fine-tuned to each
-# other quality level and to MS-SSIM (codec-msssim), TUNE epochs each from the base (--init); the
+# other quality level and to MS-SSIM (codec-msssim), TUNE epochs each from the base (--init-from); the
 # scale hyperprior, the factorized prior and WaveOne get OTHER epochs each. Budgets are epochs of
 # bsds500-codec (300 steps of 8 crops of 128x128 from the BSDS500 train+val photographs; Kodak is
 # never seen in training), so the work done does not depend on the machine's load. Every run is a run
@@ -41,9 +41,9 @@ mkdir -p runs/codecs
 train runs/codecs/mean-scale-q2 "$BASE" codec-mean-scale $WIDTH --lmbda "${LAMBDA[2]}"
 for q in 1 3 4; do
   train "runs/codecs/mean-scale-q$q" "$TUNE" codec-mean-scale $WIDTH --lmbda "${LAMBDA[$q]}" \
-    --init runs/codecs/mean-scale-q2
+    --init-from runs/codecs/mean-scale-q2
 done
-train runs/codecs/msssim-q2 "$TUNE" codec-msssim $WIDTH --lmbda 8.73 --init runs/codecs/mean-scale-q2
+train runs/codecs/msssim-q2 "$TUNE" codec-msssim $WIDTH --lmbda 8.73 --init-from runs/codecs/mean-scale-q2
 # WaveOne keeps its last weights: its validation loss moves with the rate controller's alpha, so it
 # does not rank the epochs.
 train runs/codecs/waveone "$OTHER" codec-waveone --target-bpp 0.3 --select last

@@ -28,13 +28,16 @@ def folder(tmp_path):
 def test_codec_eval_writes_table_csv_and_plot(folder, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["codec-eval", str(folder), "--codecs", "jpeg,webp", "--targets", "1,2,3,4", "--out", str(out)]
-    assert main([*args, "--threads", "1", "--no-progress"]) == 0
+    learned = ["--models", "codec-mean-scale", "--qualities", "1,2"]  # shipped weights
+    assert main([*args, *learned, "--threads", "1", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     table = (out / "table.md").read_text()
     assert table in printed and "| jpeg | 2 bpp |" in table and "| webp | jpeg |" in table
     assert "jpeg2000" not in table
     rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 * 4 * 2 and rows[1].startswith("jpeg,1 bpp,")
+    assert len(rows) == 1 + 2 * 4 * 2 + 2 * 2  # header, classic codecs x targets x images, our levels x images
+    assert any(row.startswith("codec-mean-scale,q=2,2,p1.png,") for row in rows)
+    assert any(row.startswith("jpeg,1 bpp,") for row in rows)
     with Image.open(out / "rd.png") as picture:
         assert picture.format == "PNG"
 

@@ -107,7 +107,11 @@ def cmd_ship(args: argparse.Namespace) -> int:
     from .codec import ship
 
     target = ship(args.run, args.quality)
-    print(f"wrote {target}: `untaught compress IMAGE -o FILE --quality {args.quality}` now uses these weights")
+    model = target.name.rsplit("-q", 1)[0].removeprefix("codec-")
+    print(
+        f"wrote {target}: `untaught compress IMAGE -o FILE --model {model} --quality {args.quality}` "
+        "now uses these weights"
+    )
     return 0
 
 
