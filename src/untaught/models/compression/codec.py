@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from . import coding
 from .base import ImageCodec
 from .container import CodecFileError, pack, unpack
@@ -82,9 +82,7 @@ class CodecConfig(ModelConfig):
             ("distortion", self.distortion in ("mse", "ms-ssim"), "'mse' or 'ms-ssim'"),
             ("quality", 0 <= self.quality < 256, "in [0, 255]"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 class _LowerBound(torch.autograd.Function):
@@ -421,9 +419,7 @@ def ship(run: str | Path, quality: int, dest: Path = WEIGHTS) -> Path:
         for p in codec.parameters():
             p.copy_(p.half().float())
     codec.finalize()
-    state = {
-        k: (v.half() if v.is_floating_point() else v).detach().contiguous() for k, v in codec.state_dict().items()
-    }
+    state = {k: (v.half() if v.is_floating_point() else v).detach().contiguous() for k, v in codec.state_dict().items()}
     target = dest / f"{codec.name}-q{quality}"
     record = {**model_record(codec), "trained": read_json(folder / "config.json").get("train")}
     if (folder / METRICS).is_file():

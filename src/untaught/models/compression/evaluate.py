@@ -203,10 +203,7 @@ class Evaluation:
                 base = self.curve(anchor)
                 rates = {}
                 for metric in ("psnr", "ms_ssim_db"):
-                    rates[metric] = {
-                        method: _bd_or_nan(base, test, metric, method)
-                        for method in BD_METHODS
-                    }
+                    rates[metric] = {method: _bd_or_nan(base, test, metric, method) for method in BD_METHODS}
                 rows.append(BDRate(codec, anchor, rates["psnr"], rates["ms_ssim_db"]))
         return rows
 

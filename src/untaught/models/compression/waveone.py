@@ -7,8 +7,10 @@
 * Lossless coding: :mod:`.bitplanes` (bitplanes, checkerboard passes, adaptive binary contexts).
 * Adaptive codelength regularisation: ``alpha * mean(log2(1 + q) + sum over 4 neighbours of
   log2(1 + |q - q_neighbour|))`` pushes the code towards zeros and smooth maps; ``alpha`` (a buffer,
-  so it is checkpointed) is raised by 1% after every batch whose estimated rate is above
-  ``target_bpp`` and lowered by 1% otherwise, as the paper's controller does.
+  so it is checkpointed) is raised by ``alpha_step`` (relative) after every batch whose estimated
+  rate is above ``target_bpp`` and lowered by as much otherwise, as the paper's controller does. The
+  default step is 0.1%: with 1% alpha grew 20-fold in one epoch faster than the code's rate
+  responded, and the code collapsed to a saturated, nearly empty one that never recovered.
 * Decoder: resize-convolutions back to full resolution; the image is built coarse to fine, each
   scale adding its detail to the upsampled coarser image (pyramidal synthesis).
 * Losses: ``1 - MS-SSIM`` plus ``l1_weight * L1`` plus ``adversarial_weight`` times the
@@ -33,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..base import ModelConfig
+from ..base import ModelConfig, check_fields
 from . import bitplanes
 from .base import ImageCodec
 from .container import CodecFileError, pack
@@ -48,7 +50,8 @@ class WaveOneConfig(ModelConfig):
     resolution); bits: bits per code value; scales: pyramid levels; target_bpp: the rate the
     codelength regulariser aims at in training and the default rate of ``compress``;
     l1_weight, adversarial_weight: weights of the L1 and GAN terms next to 1 - MS-SSIM;
-    disc_channels: width of the discriminators; quality: the shipped level (0: not shipped)."""
+    disc_channels: width of the discriminators; alpha_step: the codelength controller's relative
+    change of alpha per batch; quality: the shipped level (0: not shipped)."""
 
     shape: tuple[int, ...] = (3, 128, 128)
     levels: int | None = 256
@@ -60,6 +63,7 @@ class WaveOneConfig(ModelConfig):
     l1_weight: float = 1.0
     adversarial_weight: float = 0.01
     disc_channels: int = 32
+    alpha_step: float = 0.001
     quality: int = 0
 
     def __post_init__(self) -> None:
@@ -74,11 +78,10 @@ class WaveOneConfig(ModelConfig):
             ("l1_weight", self.l1_weight >= 0, ">= 0"),
             ("adversarial_weight", self.adversarial_weight >= 0, ">= 0"),
             ("disc_channels", self.disc_channels >= 1, "a positive integer"),
+            ("alpha_step", 0 < self.alpha_step < 1, "in (0, 1): alpha's relative change per batch"),
             ("quality", 0 <= self.quality < 256, "in [0, 255]"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 def _act() -> nn.Module:
@@ -200,13 +203,14 @@ class WaveOne(ImageCodec):
         return total, metrics
 
     def _steer(self, bpp: float, device: torch.device) -> None:
-        """The adaptive codelength controller: alpha up 1% above the target rate, down 1% below
-        (the rate averaged over DDP ranks, so that every rank keeps the same alpha)."""
+        """The adaptive codelength controller: alpha up ``alpha_step`` above the target rate, down
+        below (the rate averaged over DDP ranks, so that every rank keeps the same alpha)."""
         rate = torch.tensor(bpp, dtype=torch.float64, device=device)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(rate)
             rate /= torch.distributed.get_world_size()
-        factor = 1.01 if float(rate) > self.config.target_bpp else 1 / 1.01
+        step = 1 + self.config.alpha_step
+        factor = step if float(rate) > self.config.target_bpp else 1 / step
         self.alpha.mul_(factor).clamp_(1e-5, 10.0)
 
     # -- coding ----------------------------------------------------------------------------------
