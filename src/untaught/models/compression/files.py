@@ -69,12 +69,15 @@ def _threads(n: int | None) -> None:
 
 def cmd_compress(args: argparse.Namespace) -> int:
     from ...io import atomic_write_bytes
-    from .codec import compress_image
+    from .codec import available_qualities, compress_image
 
     _threads(args.threads)
     image, note = read_photo(args.image)
     model = args.model if Path(args.model).is_dir() else codec_name(args.model)
     quality = None if Path(args.model).is_dir() else args.quality
+    if quality is None and not Path(args.model).is_dir():  # level 2, or the lowest the model ships
+        levels = available_qualities(model)
+        quality = 2 if 2 in levels or not levels else levels[0]
     data = compress_image(image, model=model, quality=quality, bpp=args.bpp)
     atomic_write_bytes(args.output, data)
     h, w = image.shape[:2]
@@ -123,7 +126,9 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("image", help="PNG, JPEG or other image, 1x1 to 4096x4096 pixels")
     p.add_argument("-o", "--output", required=True, help="the .utk file to write")
-    p.add_argument("--quality", type=int, default=2, help="shipped quality level (1 = smallest files; default 2)")
+    p.add_argument(
+        "--quality", type=int, help="shipped quality level (1 = smallest files; default 2, or the model's lowest)"
+    )
     p.add_argument(
         "--model",
         default="codec-mean-scale",

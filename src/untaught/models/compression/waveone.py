@@ -9,8 +9,8 @@
   log2(1 + |q - q_neighbour|))`` pushes the code towards zeros and smooth maps; ``alpha`` (a buffer,
   so it is checkpointed) is raised by ``alpha_step`` (relative) after every batch whose estimated
   rate is above ``target_bpp`` and lowered by as much otherwise, as the paper's controller does. The
-  default step is 0.1%: with 1% alpha grew 20-fold in one epoch faster than the code's rate
-  responded, and the code collapsed to a saturated, nearly empty one that never recovered.
+  default step, 1%, let the shipped weights' code collapse (BENCHMARKS.md: alpha grew 30-fold in an
+  epoch, faster than the rate responded); 0.1% kept the rate above the target instead.
 * Decoder: resize-convolutions back to full resolution; the image is built coarse to fine, each
   scale adding its detail to the upsampled coarser image (pyramidal synthesis).
 * Losses: ``1 - MS-SSIM`` plus ``l1_weight * L1`` plus ``adversarial_weight`` times the
@@ -63,7 +63,7 @@ class WaveOneConfig(ModelConfig):
     l1_weight: float = 1.0
     adversarial_weight: float = 0.01
     disc_channels: int = 32
-    alpha_step: float = 0.001
+    alpha_step: float = 0.01
     quality: int = 0
 
     def __post_init__(self) -> None:
