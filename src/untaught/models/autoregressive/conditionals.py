@@ -16,6 +16,7 @@ naive and the cached sampler give the same samples for the same seed.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -36,7 +37,7 @@ def generation_order(shape: tuple[int, ...]) -> torch.Tensor:
     return ((ii * w + jj) * c + ci).flatten()
 
 
-class AutoregressiveModel(Model):
+class AutoregressiveModel(Model, ABC):
     """Base of the autoregressive models: exact ``log_prob``, ``loss`` and ``sample`` from
     :meth:`conditionals`. ``config.levels`` must be >= 2 (discrete data)."""
 
@@ -53,6 +54,7 @@ class AutoregressiveModel(Model):
         )
 
     # -- what a subclass provides ----------------------------------------------------------------
+    @abstractmethod
     def conditionals(self, h: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Parameters of every dimension's conditional.
 
@@ -61,7 +63,6 @@ class AutoregressiveModel(Model):
         mixture of K discretized logistics when the config has ``mixtures`` = K). Entry d may depend
         only on the dimensions before d in generation order (and on ``condition``).
         """
-        raise NotImplementedError
 
     def _sample_cached(
         self, x: torch.Tensor, u: torch.Tensor, start: int, temperature: float, condition: torch.Tensor | None

@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
@@ -31,15 +32,17 @@ def batch_sum(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1).sum(1)
 
 
-class Transform(nn.Module):
+class Transform(nn.Module, ABC):
     """An invertible map with a tractable log|det Jacobian|; subclasses define ``forward`` and
     ``inverse``, both ``(tensor [B, ...], context [B, K] | None) -> (tensor, ladj [B])``."""
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
+        """x -> (y, log|det dy/dx| [B])."""
 
-    def inverse(self, y: torch.Tensor, context: torch.Tensor | None = None) -> Pair:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def inverse(self, y: torch.Tensor, context: torch.Tensor | None = None) -> Pair:
+        """y -> (x, log|det dx/dy| [B])."""
 
 
 class Compose(Transform):

@@ -13,13 +13,14 @@ References:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 
 from ..base import Model
 
 
-class LatentVariableModel(Model):
+class LatentVariableModel(Model, ABC):
     """Base of models whose density is an importance-weighted bound.
 
     Configs carry ``iwae_k`` (samples of ``log_prob``), ``eval_rows`` (most images x samples per
@@ -28,9 +29,9 @@ class LatentVariableModel(Model):
 
     log_prob_kind = "lower bound"
 
+    @abstractmethod
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """``log_px``, ``log_pz``, ``log_qz`` for k samples per image, each [k, B] (nats)."""
-        raise NotImplementedError
 
     def _dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
