@@ -9,8 +9,8 @@
   log2(1 + |q - q_neighbour|))`` pushes the code towards zeros and smooth maps; ``alpha`` (a buffer,
   so it is checkpointed) is raised by ``alpha_step`` (relative) after every batch whose estimated
   rate is above ``target_bpp`` and lowered by as much otherwise, as the paper's controller does. The
-  default step, 1%, let the shipped weights' code collapse (BENCHMARKS.md: alpha grew 30-fold in an
-  epoch, faster than the rate responded); 0.1% kept the rate above the target instead.
+  default step, 1%, let the shipped weights' code collapse (BENCHMARKS.md: alpha grew 34-fold in
+  360 steps, faster than the rate responded); 0.1% kept the rate above the target instead.
 * Decoder: resize-convolutions back to full resolution; the image is built coarse to fine, each
   scale adding its detail to the upsampled coarser image (pyramidal synthesis).
 * Losses: ``1 - MS-SSIM`` plus ``l1_weight * L1`` plus ``adversarial_weight`` times the
