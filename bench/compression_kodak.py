@@ -1,6 +1,6 @@
 """Rate-distortion on the 24 Kodak images (evaluation only), by `untaught codec-eval`'s machinery.
 
-    flock /tmp/untaught-cpu.lock bench/run.sh python bench/compression_kodak.py --threads 2
+    bench/run.sh python bench/compression_kodak.py --threads 2
 
 Prints the table (mean bpp from the real files, PSNR and MS-SSIM on 8-bit RGB, per image then
 averaged) and the BD-rates, and writes table.md, results.csv and rd.png into --out; then the

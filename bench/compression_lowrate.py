@@ -1,8 +1,8 @@
 """Low-bitrate compression on the 24 Kodak images (issue 12): WaveOne next to the rate-distortion
 codecs and JPEG, WebP, JPEG 2000, by `untaught codec-eval`'s machinery. Two parts, each one locked run:
 
-    flock /tmp/untaught-cpu.lock bench/run.sh python bench/compression_lowrate.py --part table
-    flock /tmp/untaught-cpu.lock bench/run.sh python bench/compression_lowrate.py --part figure
+    bench/run.sh python bench/compression_lowrate.py --part table
+    bench/run.sh python bench/compression_lowrate.py --part figure
 
 ``--part table``: WaveOne rate-controlled at each target bpp (``--bpps``, default 0.08, 0.1, 0.15,
 0.25), the rate-distortion codecs at every shipped level, and the classic codecs per image at their
