@@ -223,6 +223,12 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--levels", type=int, help="reduce the data to this many levels")
     p.add_argument("--epochs", type=int, help="epochs for the whole run (default 20 without --max-time)")
     p.add_argument("--max-time", type=float, help="time budget of the whole run, in minutes")
+    p.add_argument(
+        "--epoch-images",
+        type=int,
+        help="an epoch is this many training images, a different random subset each time (default: the "
+        "whole split); validation, --epochs, --patience and training phases count these epochs",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--weight-decay", type=float, default=0.0)

@@ -1,10 +1,12 @@
-"""Engine additions: the epoch reaches models whose loss takes it; training metrics are window means."""
+"""Engine additions: the epoch reaches models whose loss takes it; training metrics are window means;
+an epoch may be a random part of the training split."""
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 
+import pytest
 import torch
 
 import untaught
@@ -28,6 +30,7 @@ class _Scheduled(Model):
         self.w = torch.nn.Parameter(torch.zeros(config.dims))
         self.seen: list[tuple[int | None, bool]] = []
         self.values: list[float] = []  # training losses, step by step
+        self.batches: list[frozenset[float]] = []  # training batches, as sets of their images' sums
 
     def loss(self, x, *, generator=None, epoch=None):
         self.seen.append((epoch, self.training))
@@ -35,6 +38,7 @@ class _Scheduled(Model):
         value = ((u - self.w) ** 2).sum(1).mean()
         if self.training:
             self.values.append(value.item())
+            self.batches.append(frozenset(x.flatten(1).sum(1).tolist()))
         return value, {"twice": 2 * value.detach()}
 
 
@@ -56,3 +60,15 @@ def test_training_metrics_are_logged_as_means_over_the_window(tmp_path):
         expected = sum(model.values[window[0] : window[1]]) / 10
         assert abs(float(r["train/loss"]) - expected) < 1e-5 * expected
         assert abs(float(r["train/twice"]) - 2 * expected) < 1e-5 * expected
+
+
+def test_an_epoch_of_epoch_images_is_a_different_random_part_of_the_split_each_time(tmp_path):
+    model = _Scheduled(_Config(shape=(1, 8, 8), levels=17))
+    untaught.train(
+        model, "digits", epochs=3, epoch_images=320, out=tmp_path / "run", progress=False, threads=1, samples=0
+    )
+    assert [epoch for epoch, mode in model.seen if mode] == [0] * 5 + [1] * 5 + [2] * 5  # 320 // 64 = 5 steps
+    parts = [frozenset().union(*model.batches[5 * e : 5 * e + 5]) for e in range(3)]
+    assert parts[0] != parts[1] and parts[1] != parts[2]
+    with pytest.raises(ValueError, match=r"epoch_images must be an integer >= batch_size \(64\); got 10"):
+        untaught.train(_Scheduled(_Config(shape=(1, 8, 8), levels=17)), "digits", epoch_images=10, out=tmp_path / "b")

@@ -37,11 +37,13 @@ class TrainConfig:
     """How to train; saved in config.json so that ``resume`` can continue the same run.
 
     ``epochs`` and ``max_time`` (minutes) bound the whole run, resumed parts included; with
-    neither, 20 epochs. ``batch_size`` is global (split across ``devices``). ``select`` = 'best'
-    keeps the weights of the epoch with the lowest validation NLL (or loss), 'last' the final
-    ones; ``patience`` stops after that many epochs without improvement. ``init``: a run folder
-    whose weights the model starts from (fine-tuning, e.g. a codec at another rate-distortion
-    trade-off); the architecture must match.
+    neither, 20 epochs. ``epoch_images``: an epoch is this many training images (whole batches, a
+    different random subset each epoch) instead of the whole split, so that validation, best-epoch
+    selection and the phases of phase-by-epoch models come sooner on large data. ``batch_size`` is
+    global (split across ``devices``). ``select`` = 'best' keeps the weights of the epoch with the
+    lowest validation NLL (or loss), 'last' the final ones; ``patience`` stops after that many
+    epochs without improvement. ``init``: a run folder whose weights the model starts from
+    (fine-tuning, e.g. a codec at another rate-distortion trade-off); the architecture must match.
     """
 
     data: str = "digits"
@@ -49,6 +51,7 @@ class TrainConfig:
     levels: int | None = None
     epochs: int | None = None
     max_time: float | None = None
+    epoch_images: int | None = None
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -69,6 +72,11 @@ class TrainConfig:
             ("epochs", self.epochs is None or self.epochs >= 1, "an integer >= 1"),
             ("max_time", self.max_time is None or self.max_time > 0, "a positive number of minutes"),
             ("batch_size", self.batch_size >= 1, "an integer >= 1"),
+            (
+                "epoch_images",
+                self.epoch_images is None or self.epoch_images >= self.batch_size,
+                f"an integer >= batch_size ({self.batch_size})",
+            ),
             ("lr", self.lr > 0, "a positive number"),
             ("devices", self.devices >= 1, "an integer >= 1"),
             ("threads", self.threads is None or self.threads >= 1, "an integer >= 1"),
@@ -298,6 +306,7 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
         strategy=_strategy(cfg.strategy, module),
         max_epochs=max_epochs,
         max_time={"minutes": cfg.max_time} if cfg.max_time else None,
+        limit_train_batches=cfg.epoch_images // cfg.batch_size if cfg.epoch_images else None,
         logger=CSVLogger(save_dir=folder, name="log"),  # log/version_N/metrics.csv per session
         callbacks=callbacks,
         plugins=[_checkpoint_io()],
