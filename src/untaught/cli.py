@@ -229,6 +229,12 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
         help="an epoch is this many training images, a different random subset each time (default: the "
         "whole split); validation, --epochs, --patience and training phases count these epochs",
     )
+    p.add_argument(
+        "--val-images",
+        type=int,
+        help="validate on the first N images of the validation split only (default: all of it); the test "
+        "evaluation always uses the whole test split",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--weight-decay", type=float, default=0.0)

@@ -1,5 +1,5 @@
 """Engine additions: the epoch reaches models whose loss takes it; training metrics are window means;
-an epoch may be a random part of the training split."""
+an epoch may be a random part of the training split, validation a fixed part of the validation split."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class _Scheduled(Model):
         self.seen: list[tuple[int | None, bool]] = []
         self.values: list[float] = []  # training losses, step by step
         self.batches: list[frozenset[float]] = []  # training batches, as sets of their images' sums
+        self.evaluated: list[int] = []  # sizes of the validation and test batches
 
     def loss(self, x, *, generator=None, epoch=None):
         self.seen.append((epoch, self.training))
@@ -39,6 +40,8 @@ class _Scheduled(Model):
         if self.training:
             self.values.append(value.item())
             self.batches.append(frozenset(x.flatten(1).sum(1).tolist()))
+        else:
+            self.evaluated.append(len(x))
         return value, {"twice": 2 * value.detach()}
 
 
@@ -72,3 +75,9 @@ def test_an_epoch_of_epoch_images_is_a_different_random_part_of_the_split_each_t
     assert parts[0] != parts[1] and parts[1] != parts[2]
     with pytest.raises(ValueError, match=r"epoch_images must be an integer >= batch_size \(64\); got 10"):
         untaught.train(_Scheduled(_Config(shape=(1, 8, 8), levels=17)), "digits", epoch_images=10, out=tmp_path / "b")
+
+
+def test_val_images_validates_on_the_first_images_and_tests_on_the_whole_split(tmp_path):
+    model = _Scheduled(_Config(shape=(1, 8, 8), levels=17))
+    untaught.train(model, "digits", epochs=2, val_images=100, out=tmp_path / "r", progress=False, threads=1, samples=0)
+    assert model.evaluated == [100, 100, 100, 360]  # two epochs' validation, the final one, the 360 test images

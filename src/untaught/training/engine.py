@@ -39,7 +39,9 @@ class TrainConfig:
     ``epochs`` and ``max_time`` (minutes) bound the whole run, resumed parts included; with
     neither, 20 epochs. ``epoch_images``: an epoch is this many training images (whole batches, a
     different random subset each epoch) instead of the whole split, so that validation, best-epoch
-    selection and the phases of phase-by-epoch models come sooner on large data. ``batch_size`` is
+    selection and the phases of phase-by-epoch models come sooner on large data; ``val_images``:
+    validate (every epoch and at the end) on the first this many images of the validation split
+    only, so that validation does not dominate short epochs (the test split is always whole). ``batch_size`` is
     global (split across ``devices``). ``select`` = 'best' keeps the weights of the epoch with the
     lowest validation NLL (or loss), 'last' the final ones; ``patience`` stops after that many
     epochs without improvement. ``init``: a run folder whose weights the model starts from
@@ -52,6 +54,7 @@ class TrainConfig:
     epochs: int | None = None
     max_time: float | None = None
     epoch_images: int | None = None
+    val_images: int | None = None
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -77,6 +80,7 @@ class TrainConfig:
                 self.epoch_images is None or self.epoch_images >= self.batch_size,
                 f"an integer >= batch_size ({self.batch_size})",
             ),
+            ("val_images", self.val_images is None or self.val_images >= 1, "an integer >= 1"),
             ("lr", self.lr > 0, "a positive number"),
             ("devices", self.devices >= 1, "an integer >= 1"),
             ("threads", self.threads is None or self.threads >= 1, "an integer >= 1"),
@@ -319,6 +323,9 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
         deterministic=False,
     )
     rank, world = trainer.global_rank, trainer.world_size
+    if cfg.val_images:
+        part = data.val
+        data = dataclasses.replace(data, val=Split(part.x[: cfg.val_images], part.y[: cfg.val_images], part.levels))
     train_loader = loader(data, "train", batch_size=cfg.batch_size, seed=cfg.seed, rank=rank, world=world)
     val_loader = loader(data, "val", batch_size=max(cfg.batch_size, 256), seed=cfg.seed, rank=rank, world=world)
     started = time.perf_counter()
