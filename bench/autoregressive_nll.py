@@ -2,7 +2,9 @@
 the independent-pixel baseline, through untaught's own engine (``untaught.train``).
 
 Every model trains for ``--minutes`` of wall time (``max_time``; validation inside the budget),
-keeps its best validation epoch and is evaluated on the whole test split. The baseline models each
+keeps its best validation epoch and is evaluated on the whole test split (``--epoch-images`` and
+``--val-images`` shorten the epochs and their validation on 28x28 data, so that a budget of minutes
+holds several validated epochs). The baseline models each
 pixel independently with a categorical distribution over the dataset's levels fitted on the
 training split (add-1/2 smoothing): what an autoregressive model must beat.
 
@@ -19,7 +21,8 @@ Sizes (chosen for a CPU budget of minutes, not the papers' GPU sizes):
 ``--set key=value`` (JSON values) overrides a hyperparameter of every model of the run.
 
     python bench/autoregressive_nll.py --data digits --minutes 1 --models fvbn,nade,pixelcnn,gated-pixelcnn
-    python bench/autoregressive_nll.py --data fashion-mnist --binarize static --minutes 3 --models pixelcnn
+    python bench/autoregressive_nll.py --data fashion-mnist --binarize static --minutes 3 --models pixelcnn \
+        --epoch-images 6400 --val-images 1000
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--epoch-images", type=int, help="training images per epoch (default: the whole split)")
+    parser.add_argument("--val-images", type=int, help="validate on the first N validation images (default: all)")
     parser.add_argument("--set", action="append", default=[], help="hyperparameter override, e.g. --set dropout=0")
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -103,6 +108,8 @@ def main() -> None:
             progress=False,
             samples=64,
             binarize=args.binarize,
+            epoch_images=args.epoch_images,
+            val_images=args.val_images,
         )
         m = run.metrics
         print(
