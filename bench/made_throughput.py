@@ -93,8 +93,17 @@ def engine_throughput(data: torch.Tensor, epochs_steps: int) -> float:
     torch.manual_seed(0)
     model = MADE(MADEConfig(shape=(1, 28, 28), levels=2, hidden=(H,), direct=False))
     with tempfile.TemporaryDirectory() as tmp:
-        run = untaught.train(model, prepared, out=f"{tmp}/run", epochs=1, progress=False, samples=0,
-                             threads=torch.get_num_threads(), accelerator="cpu", binarize="static")
+        run = untaught.train(
+            model,
+            prepared,
+            out=f"{tmp}/run",
+            epochs=1,
+            progress=False,
+            samples=0,
+            threads=torch.get_num_threads(),
+            accelerator="cpu",
+            binarize="static",
+        )
     return run.metrics["train_images_per_second"]
 
 
@@ -123,13 +132,18 @@ def main() -> None:
     ratios = [u / p for u, p in zip(results["untaught"], results["peer"], strict=True)]
     engine = engine_throughput(data, args.steps * args.rounds)
 
-    print(f"MADE {D}-{H}-{D}, batch {BATCH}, Adam, binarised Fashion-MNIST, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {args.rounds} rounds x {args.steps} steps")
+    print(
+        f"MADE {D}-{H}-{D}, batch {BATCH}, Adam, binarised Fashion-MNIST, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {args.rounds} rounds x {args.steps} steps"
+    )
     for name, values in results.items():
-        print(f"  {name:<9} model step  {statistics.median(values):8.0f} images/s (median; "
-              f"min {min(values):.0f}, max {max(values):.0f})")
-    print(f"  untaught  whole engine {engine:8.0f} images/s (Lightning loop, 1 epoch of "
-          f"{args.steps * args.rounds} steps)")
+        print(
+            f"  {name:<9} model step  {statistics.median(values):8.0f} images/s (median; "
+            f"min {min(values):.0f}, max {max(values):.0f})"
+        )
+    print(
+        f"  untaught  whole engine {engine:8.0f} images/s (Lightning loop, 1 epoch of {args.steps * args.rounds} steps)"
+    )
     print(f"  ratio untaught/peer (model step, median of per-round ratios): {statistics.median(ratios):.2f}")
 
 

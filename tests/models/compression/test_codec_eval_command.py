@@ -54,6 +54,7 @@ def test_the_learned_codecs_glue(monkeypatch, folder):
     shipped = {"codec-mean-scale": [1, 2, 3]}  # raising=False: the API may be newer than this checkout
     monkeypatch.setattr(codec_api, "available_qualities", lambda model: shipped.get(model, []), raising=False)
     monkeypatch.setattr(codec_api, "compress_image", compress_image, raising=False)
+
     def decompress_image(data):
         return np.asarray(Image.open(io.BytesIO(data)))
 
