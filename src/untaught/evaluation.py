@@ -9,6 +9,9 @@ import torch
 
 from .data import Split
 
+# what an NLL of each log_prob kind is, as printed after it: a lower bound on log p is an upper bound on the NLL
+KIND_NOTE = {"exact": "", "lower bound": " (upper bound on the NLL)", "estimate": " (estimate)"}
+
 
 @dataclass(frozen=True)
 class NLL:
@@ -30,10 +33,9 @@ class NLL:
         }
 
     def __str__(self) -> str:
-        bound = {"exact": "", "lower bound": " (upper bound on NLL)", "estimate": " (estimate)"}
         return (
             f"NLL {self.nats:.4f} ± {self.stderr_nats:.4f} nats, {self.bpd:.4f} bits/dim "
-            f"over {self.n} examples{bound.get(self.kind, '')}"
+            f"over {self.n} examples{KIND_NOTE.get(self.kind, '')}"
         )
 
 
@@ -70,8 +72,7 @@ def describe_metrics(metrics: dict) -> list[str]:
     lines = []
     for split in ("val", "test"):
         if f"{split}_nll_nats" in metrics:
-            kind = metrics[f"{split}_nll_kind"]
-            note = "" if kind == "exact" else f" ({kind})"
+            note = KIND_NOTE.get(metrics[f"{split}_nll_kind"], "")
             lines.append(
                 f"{split} NLL: {metrics[f'{split}_nll_nats']:.4f} ± {metrics[f'{split}_nll_stderr_nats']:.4f} nats"
                 f" = {metrics[f'{split}_bpd']:.4f} bits/dim{note}"
