@@ -1,8 +1,9 @@
-"""Sparse coding: batched ISTA / FISTA lasso solvers, dictionary learning (online and full-batch),
+"""Sparse coding: batched exact (homotopy) and ISTA / FISTA lasso solvers, dictionary learning (online and full-batch),
 predictive sparse decomposition, and scikit-learn estimators."""
 
 from .dictionary import SparseCoding, SparseCodingConfig, dictionary_step
 from .estimator import DictionaryLearner, LassoCoder
+from .homotopy import homotopy
 from .psd import PSD, PSDConfig
 from .solvers import LassoResult, fista, ista, kkt_residual, lasso_objective
 
@@ -16,6 +17,7 @@ __all__ = [
     "SparseCodingConfig",
     "dictionary_step",
     "fista",
+    "homotopy",
     "ista",
     "kkt_residual",
     "lasso_objective",
