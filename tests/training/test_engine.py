@@ -194,3 +194,23 @@ def test_continuous_data_and_labels_reach_the_model(run_dir):
     assert run.metrics["test_nll_kind"] == "exact" and run.metrics["test_nll_nats"] < 4.0
     with pytest.raises(TypeError, match="must be floating point"):
         model.log_prob(torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+
+
+class _Trap:
+    """Unpickling this object would create the file ``path``: what a malicious checkpoint could do."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (type(self.path).touch, (self.path,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_on_resume(tmp_path):
+    run = tmp_path / "run"
+    untaught.train(small_made(), "digits", out=run, epochs=1, **QUIET)
+    marker = tmp_path / "code-ran"
+    torch.save({"state_dict": {}, "trap": _Trap(marker)}, run / "checkpoints" / "last.ckpt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        untaught.resume(run, epochs=2, progress=False)
+    assert not marker.exists()
