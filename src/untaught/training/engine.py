@@ -39,9 +39,9 @@ class TrainConfig:
     ``epochs`` and ``max_time`` (minutes) bound the whole run, resumed parts included; with
     neither, 20 epochs. ``epoch_images``: an epoch is this many training images (whole batches, a
     different random subset each epoch) instead of the whole split, so that validation, best-epoch
-    selection and the phases of phase-by-epoch models come sooner on large data; ``val_images``:
-    validate (every epoch and at the end) on the first this many images of the validation split
-    only, so that validation does not dominate short epochs (the test split is always whole). ``batch_size`` is
+    selection and the phases of phase-by-epoch models come sooner on large data. ``val_images``:
+    validate (every epoch and at the end) on the first this many validation images only, so that
+    validation does not dominate short epochs (the test split is always whole). ``batch_size`` is
     global (split across ``devices``). ``select`` = 'best' keeps the weights of the epoch with the
     lowest validation NLL (or loss), 'last' the final ones; ``patience`` stops after that many
     epochs without improvement. ``init``: a run folder whose weights the model starts from
