@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from untaught.models.context_encoder import ContextEncoder, ContextEncoderConfig, make_masks
+from untaught.models.context_encoder.model import random_mirror
 
 
 def tiny(**fields) -> ContextEncoder:
@@ -85,8 +86,31 @@ def test_inpaint_changes_only_the_hole():
     assert not torch.equal(filled[~outside], x[~outside])
 
 
+def test_random_mirror_flips_whole_images_left_right_reproducibly():
+    u = torch.rand(64, 3, 5, 7, generator=torch.Generator().manual_seed(1))
+    out = random_mirror(u, torch.Generator().manual_seed(2))
+    flipped = torch.tensor([torch.equal(o, v.flip(-1)) for o, v in zip(out, u, strict=True)])
+    kept = torch.tensor([torch.equal(o, v) for o, v in zip(out, u, strict=True)])
+    assert torch.all(flipped ^ kept) and 16 < int(flipped.sum()) < 48
+    assert torch.equal(out, random_mirror(u, torch.Generator().manual_seed(2)))
+
+
+def test_training_loss_sees_mirrored_images_and_evaluation_does_not():
+    model = tiny(adversarial_weight=0.0).train()
+    x = images(8)
+    mirrored = random_mirror(model.inputs(x), torch.Generator().manual_seed(0))
+    model.config.flip = False
+    by_hand = model.loss((mirrored * 255).round().to(torch.uint8), generator=torch.Generator().manual_seed(0))[0]
+    model.config.flip = True
+    assert torch.allclose(model.loss(x, generator=torch.Generator().manual_seed(0))[0], by_hand)
+    model.eval()
+    u, mask = model.inputs(x), model.masks(8)
+    expected = model.config.reconstruction_weight * model.reconstruction_loss(model.predict(u, mask), u, mask)
+    assert torch.allclose(model.loss(x)[0], expected)
+
+
 def test_each_network_gets_only_the_gradient_of_its_own_objective():
-    model = tiny().train()
+    model = tiny(flip=False).train()
     x = images()
     names = [n for n, _ in model.named_parameters()]
 

@@ -46,6 +46,12 @@ from .masks import MASKS, MaskKind, check_hole, make_masks
 FILL = 0.5  # value of the hole pixels the encoder sees (mid-grey)
 
 
+def random_mirror(u: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Images [B, C, H, W], each mirrored left-right with probability 1/2 (draws from ``generator``)."""
+    flip = (torch.rand(len(u), generator=generator) < 0.5).to(u.device)
+    return torch.where(flip[:, None, None, None], u.flip(-1), u)
+
+
 class ChannelwiseLinear(nn.Module):
     """A fully connected layer over the spatial positions of each channel separately.
 
@@ -90,6 +96,7 @@ class ContextEncoderConfig(ModelConfig):
         disc_channels: discriminator channels (4x4 stride-2 convolutions, then a linear logit).
         reconstruction_weight, adversarial_weight: weights of the two generator terms
             (0.999 / 0.001 in the paper; adversarial_weight 0 trains without a discriminator).
+        flip: in training, mirror each image left-right with probability 1/2 (augmentation).
     """
 
     shape: tuple[int, ...] = (3, 128, 128)
@@ -100,6 +107,7 @@ class ContextEncoderConfig(ModelConfig):
     disc_channels: tuple[int, ...] = (32, 64, 128, 128)
     reconstruction_weight: float = 0.999
     adversarial_weight: float = 0.001
+    flip: bool = True
 
     def __post_init__(self) -> None:
         check_fields(
@@ -198,6 +206,8 @@ class ContextEncoder(Model):
         self, x: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         u = self.inputs(x)
+        if self.training and self.config.flip:
+            u = random_mirror(u, generator)
         mask = self.masks(len(u), generator)
         out = self.predict(u, mask)
         recon = self.reconstruction_loss(out, u, mask)
