@@ -139,7 +139,7 @@ def _path(
     step = 0
     while True:
         step += 1
-        w = torch.bmm(inverse, sign.unsqueeze(2)).squeeze(2)  # dz_A / d(−λ) [R, m]
+        w = (inverse * sign[:, None, :]).sum(2)  # dz_A / d(−λ) [R, m] (bmm is slower for these small m)
         v = torch.zeros_like(corr).scatter_add_(1, slot_atom, w * used) @ gram  # dr / d(−λ) = −v [R, K]
         # an inactive atom joins after a fall γ of λ with r_k − γv_k = ±(λ − γ):
         # 1/γ = max((1 − v)/(λ − r), (1 + v)/(λ + r)) = (λ − vr + |r − λv|) / (λ² − r²)
@@ -188,13 +188,13 @@ def _path(
             j = join_atom
             e = torch.zeros_like(z).scatter_(1, (~used).to(torch.uint8).argmax(1, keepdim=True), join[:, None].to(dt))
             g = gram[slot_atom, j[:, None]] * used  # G_{A j} in slot order [R, m]
-            u = torch.bmm(inverse, g.unsqueeze(2)).squeeze(2)
+            u = (inverse * g[:, None, :]).sum(2)
             schur = diag[j] - (g * u).sum(1)  # > 0 unless d_j lies in the span of the active atoms
             bad = join & (schur <= singular * diag[j])
             ok = join & ~bad
             u = u - e
             scaled = u * (ok / torch.where(ok, schur, 1))[:, None]
-            inverse = torch.addcmul(inverse, scaled.unsqueeze(2), u.unsqueeze(1))  # (baddbmm: 10x slower here)
+            inverse.addcmul_(scaled.unsqueeze(2), u.unsqueeze(1))  # (baddbmm: 10x slower here)
             entering = e > 0
             slot_atom = torch.where(entering, j[:, None], slot_atom)
             used = used | entering
