@@ -9,7 +9,8 @@ format Pillow reads), or a flat folder used for evaluation only. Every image bec
 * evaluation splits: a centred grid of non-overlapping crops (as many as fit).
 
 Registered here: ``bsds500`` (the 500 photographs of the Berkeley Segmentation Data Set, split
-200 / 100 / 200 as published; 128 x 128 RGB crops), ``bsds500-64`` (64 x 64 RGB) and ``kodak``
+200 / 100 / 200 as published; 128 x 128 RGB crops), ``bsds500-dense`` (the same with 64 training crops
+per image, for models that overfit 1,600), ``bsds500-64`` (64 x 64 RGB) and ``kodak``
 (the 24 Kodak PhotoCD images, test split only, 128 x 128 RGB grid crops). Other sizes or grey
 crops: ``register_photos(name, folder, crop=..., grey=...)``.
 
@@ -237,6 +238,15 @@ BSDS500 = register_photos(
     per_image=8,
     sizes={"train": 1600, "val": 600, "test": 1200},
     description="BSDS500 photographs: 8 random 128x128 RGB crops per training image, grid crops for val/test",
+)
+BSDS500_DENSE = register_photos(
+    "bsds500-dense",
+    "bsds500",
+    download=download_bsds500,
+    crop=128,
+    per_image=64,
+    sizes={"train": 12800, "val": 600, "test": 1200},
+    description="bsds500 with 64 random 128x128 crops per training image (12,800; 630 MB); val/test as bsds500",
 )
 BSDS500_64 = register_photos(
     "bsds500-64",
