@@ -1,5 +1,5 @@
-"""PixelCNN and Gated PixelCNN: training throughput against pytorch-generative, and sampling time
-(naive vs cached) at pytorch-generative's default sizes.
+"""PixelCNN, Gated PixelCNN, PixelSNAIL: training throughput against pytorch-generative, sampling time
+(naive vs cached), at pytorch-generative's default sizes.
 
 EugenHotaj/pytorch-generative is not on PyPI, so its training steps are re-created here from its
 published code: ``CausalConv2d`` (``weight.data *= mask`` before every convolution), PixelCNN with
@@ -13,16 +13,36 @@ Adam, as its ``reproduce`` functions do. untaught's models of the same sizes tra
 optimizer its engine builds (Adam, fused where supported). Same binarised Fashion-MNIST batches,
 alternating rounds, same thread count.
 
+PixelSNAIL (its ``reproduce``: 8 blocks, 64 channels, 2 residual blocks each, key 4, value 32,
+batch 128, Adam lr 1e-3; its per-step ``MultiplicativeLR`` decay is left out): a mask-A 3x3 input
+layer (``CausalConv2d``, 1 to 64); per block, residual blocks ``x + a * sigmoid(g)`` with ``(a, g)``
+the top-left crop of a 2x2 convolution (padding 1, 64 to 128) of the crop of ELU(2x2 convolution
+(64 to 64) of ELU(x)); then one-head attention over the block's features with 2 position channels
+(row and column coordinates in [-0.5, 0.5), cached per input shape) prepended: query 1x1 from those
+66 channels to 4, key and value 1x1 from them plus the input image (67 to 4 + 32), scores / sqrt(4)
+filled with -inf where the cached strictly-lower-triangular mask is 0, softmax, the masked entries
+(the whole first row) set to 0, 1x1 projection 32 to 32; the block returns
+ELU(1x1(ELU(ELU(1x1(ELU(res))) + ELU(1x1(ELU(attn)))))) (1x1 64 to 64, 32 to 64, 64 to 64), which
+the model adds to its input (its skip connections); head 1x1 64 to 32, 1x1 32 to 1, no activation
+between. untaught's PixelSNAIL is configured alike (8 blocks of 2 gated residuals, 64 channels,
+key 4, value 32, head 32, 3x3 input layer); its layers differ (3x3 mask-B gated residuals, whose
+masked-out weights are counted, a learned position embedding of 64 x 28 x 28 per block, a null
+key/value slot), so it counts more parameters (about 1.69 M against 0.91 M). Both build
+B x 784 x 784 attention matrices in every block: several GB of activations at batch 128.
+
 Sampling: the same untaught model samples 28x28 images with its naive sampler (one full forward
 pass per pixel, what pytorch-generative's ``sample`` does) and its cached sampler, from the same
 generator seed; the script prints both times, their ratio and whether the samples are identical.
 
-    python bench/pixelcnn_throughput.py [--threads 2] [--parts pixelcnn,gated,sampling] [--steps 6] [--rounds 3]
+    python bench/pixelcnn_throughput.py [--threads 2] [--parts pixelcnn,gated,pixelsnail,sampling] [--steps 6]
+        [--rounds 3] [--snail-steps 1] [--snail-rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import statistics
 import time
 
@@ -33,6 +53,7 @@ from torch import nn
 from untaught.data import binarize_static, load_split
 from untaught.models.autoregressive.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig
 from untaught.models.autoregressive.pixelcnn import PixelCNN, PixelCNNConfig
+from untaught.models.autoregressive.pixelsnail import PixelSNAIL, PixelSNAILConfig
 from untaught.training.module import adam
 
 
@@ -130,6 +151,97 @@ class PeerGatedPixelCNN(nn.Module):
         return self.head(skips)
 
 
+@functools.lru_cache(maxsize=32)
+def peer_positions(shape: tuple[int, ...]) -> torch.Tensor:
+    """[N, 2, H, W]: each pixel's row, then column, coordinate, k / size - 0.5."""
+    n, _, h, w = shape
+    rows = (torch.arange(h) / h - 0.5)[None, None, :, None].expand(n, 1, h, w)
+    cols = (torch.arange(w) / w - 0.5)[None, None, None, :].expand(n, 1, h, w)
+    return torch.cat((rows, cols), 1)
+
+
+@functools.lru_cache(maxsize=32)
+def peer_causal_mask(size: int) -> torch.Tensor:
+    """[size, size]: 1 where the column is strictly before the row (the centre masked)."""
+    return torch.ones(size, size).tril(-1)
+
+
+class PeerCausalAttention(nn.Module):
+    def __init__(self, cin: int, key: int, value: int, extra: int) -> None:
+        super().__init__()
+        self.key, self.value = key, value
+        self.q = nn.Conv2d(cin, key, 1)
+        self.kv = nn.Conv2d(cin + extra, key + value, 1)
+        self.proj = nn.Conv2d(value, value, 1)
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+
+        def heads(t: torch.Tensor) -> torch.Tensor:  # [N, C, H, W] -> [N, 1, HW, C]
+            return t.view(n, 1, t.shape[1], -1).transpose(2, 3)
+
+        q = heads(self.q(x))
+        k, v = self.kv(torch.cat((x, extra), 1)).split([self.key, self.value], 1)
+        k, v = heads(k), heads(v)
+        mask = peer_causal_mask(h * w).view(1, 1, h * w, h * w).to(x.device)
+        scores = (q @ k.transpose(2, 3)) / math.sqrt(k.shape[-1])
+        scores = scores.masked_fill(mask == 0, float("-inf"))
+        weights = F.softmax(scores, -1).masked_fill(mask == 0, 0)
+        return self.proj((weights @ v).transpose(2, 3).contiguous().view(n, -1, h, w))
+
+
+def peer_elu_conv_elu(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return F.elu(conv(F.elu(x)))
+
+
+class PeerSnailResidual(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.conv_in = nn.Conv2d(n, n, 2, padding=1)
+        self.conv_out = nn.Conv2d(n, 2 * n, 2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, _, h, w = x.shape
+        out = peer_elu_conv_elu(self.conv_in, x)[:, :, :h, :w]
+        a, g = self.conv_out(out)[:, :, :h, :w].chunk(2, 1)
+        return x + a * torch.sigmoid(g)
+
+
+class PeerSnailBlock(nn.Module):
+    def __init__(self, n: int, image_channels: int = 1, n_residual: int = 2, key: int = 4, value: int = 32) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(*(PeerSnailResidual(n) for _ in range(n_residual)))
+        self.attention = PeerCausalAttention(n + 2, key, value, image_channels)
+        self.residual_out = nn.Conv2d(n, n, 1)
+        self.attention_out = nn.Conv2d(value, n, 1)
+        self.out = nn.Conv2d(n, n, 1)
+
+    def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        res = self.residual(x)
+        pos = peer_positions(tuple(image.shape)).to(res.device)
+        attn = self.attention(torch.cat((pos, res), 1), image)
+        res = peer_elu_conv_elu(self.residual_out, res)
+        attn = peer_elu_conv_elu(self.attention_out, attn)
+        return peer_elu_conv_elu(self.out, res + attn)
+
+
+class PeerPixelSNAIL(nn.Module):
+    def __init__(
+        self, n_blocks: int = 8, channels: int = 64, n_residual: int = 2, key: int = 4, value: int = 32
+    ) -> None:
+        super().__init__()
+        self.input = PeerCausalConv2d(True, 1, channels, 3, padding=1)
+        self.blocks = nn.ModuleList(PeerSnailBlock(channels, 1, n_residual, key, value) for _ in range(n_blocks))
+        self.head = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.Conv2d(channels // 2, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        image = x
+        x = self.input(x)
+        for block in self.blocks:
+            x = x + block(x, image)
+        return self.head(x)
+
+
 # -- timing ---------------------------------------------------------------------------------------
 def peer_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
     xf = x.float()
@@ -190,11 +302,15 @@ def sampling(label: str, model, n: int, naive: bool = True) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--parts", default="pixelcnn,gated,sampling", help="comma-separated: what to measure")
+    parser.add_argument(
+        "--parts", default="pixelcnn,gated,pixelsnail,sampling", help="comma-separated: what to measure"
+    )
     parser.add_argument("--steps", type=int, default=6, help="PixelCNN training steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gated-steps", type=int, default=1, help="Gated PixelCNN training steps per round")
     parser.add_argument("--gated-rounds", type=int, default=2)
+    parser.add_argument("--snail-steps", type=int, default=1, help="PixelSNAIL training steps per round")
+    parser.add_argument("--snail-rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=16, help="images per sampling measurement")
     parser.add_argument("--gated-naive-samples", type=int, default=1, help="images for gated naive sampling")
     args = parser.parse_args()
@@ -216,6 +332,21 @@ def main() -> None:
             128,
             args.gated_steps,
             args.gated_rounds,
+        )
+    if "pixelsnail" in args.parts:
+        snail = PixelSNAIL(
+            PixelSNAILConfig(
+                shape=(1, 28, 28), levels=2, blocks=8, residuals=2, channels=64, key=4, value=32, head=32, kernel=3
+            )
+        )
+        compare(
+            "PixelSNAIL 8 blocks x 64 channels",
+            PeerPixelSNAIL(),
+            snail,
+            data,
+            128,
+            args.snail_steps,
+            args.snail_rounds,
         )
     if "sampling" in args.parts:  # the time of a pass does not depend on the weights' values
         sampling("PixelCNN", pixelcnn, args.samples)
