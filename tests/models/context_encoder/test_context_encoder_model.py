@@ -86,6 +86,19 @@ def test_inpaint_changes_only_the_hole():
     assert not torch.equal(filled[~outside], x[~outside])
 
 
+def test_mean_offset_makes_zero_decoder_logits_the_mean_fill():
+    model = tiny(mask="region").eval()
+    last = model.decoder[-1]
+    torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
+    u = model.inputs(images())
+    mask = model.masks(len(u), torch.Generator().manual_seed(2))
+    keep = (1 - mask).expand_as(u)
+    mean = (u * keep).sum((2, 3)) / keep.sum((2, 3))
+    assert torch.allclose(model.predict(u, mask), mean[:, :, None, None].expand_as(u), atol=1e-12)
+    model.config.mean_offset = False
+    assert torch.allclose(model.predict(u, mask), torch.full_like(u, 0.5))
+
+
 def test_random_mirror_flips_whole_images_left_right_reproducibly():
     u = torch.rand(64, 3, 5, 7, generator=torch.Generator().manual_seed(1))
     out = random_mirror(u, torch.Generator().manual_seed(2))

@@ -97,6 +97,10 @@ class ContextEncoderConfig(ModelConfig):
         reconstruction_weight, adversarial_weight: weights of the two generator terms
             (0.999 / 0.001 in the paper; adversarial_weight 0 trains without a discriminator).
         flip: in training, mirror each image left-right with probability 1/2 (augmentation).
+        mean_offset: add the logit of the context's mean colour (per image and channel) to the
+            decoder's output logits, so the network learns the fill's departure from mean-fill
+            instead of the absolute colour (not in the paper; without it, fills of flat regions
+            came out visibly off the surrounding colour after 14 minutes of CPU training).
     """
 
     shape: tuple[int, ...] = (3, 128, 128)
@@ -108,6 +112,7 @@ class ContextEncoderConfig(ModelConfig):
     reconstruction_weight: float = 0.999
     adversarial_weight: float = 0.001
     flip: bool = True
+    mean_offset: bool = True
 
     def __post_init__(self) -> None:
         check_fields(
@@ -146,7 +151,8 @@ class ContextEncoder(Model):
     ``inpaint(x, mask)``: uint8 [B, C, H, W] images and masks [B, 1, H, W] (1 = hole) -> uint8
     images with the hole filled and the context untouched.
     ``encode(x)``: the bottleneck features of whole images, float [B, channels[-1] * h * w].
-    ``decode(z)``: features -> predicted images, float [B, C, H, W] in [0, 1].
+    ``decode(z)``: features -> predicted images, float [B, C, H, W] in [0, 1] (no context: the
+    ``mean_offset`` is that of mid-grey, 0).
     """
 
     Config = ContextEncoderConfig
@@ -194,8 +200,14 @@ class ContextEncoder(Model):
         return self.mix(self.channelwise(self.encoder(torch.cat([context, mask], 1))))
 
     def predict(self, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The network's image [B, C, H, W] in [0, 1] for intensities ``u`` with hole ``mask``."""
-        return torch.sigmoid(self.decoder(self.features(u, mask)))
+        """The network's image [B, C, H, W] in [0, 1] for intensities ``u`` with hole ``mask``
+        (with ``mean_offset``: the decoder's logits shifted by the logit of the context's mean colour)."""
+        logits = self.decoder(self.features(u, mask))
+        if self.config.mean_offset:
+            keep = 1 - mask
+            mean = (u * keep).sum((2, 3)) / keep.sum((2, 3)).clamp_min(1)  # [B, C], context pixels only
+            logits = logits + torch.logit(mean.clamp(1e-3, 1 - 1e-3))[:, :, None, None]
+        return torch.sigmoid(logits)
 
     def reconstruction_loss(self, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean squared error over the hole's pixels and channels: sum(mask * (out - target)^2) / (C * |hole|)."""
