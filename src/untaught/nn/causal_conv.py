@@ -125,6 +125,8 @@ class MaskedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         top, bottom, left, right = self.pad
+        if top == bottom and left == right:  # the convolution pads itself: no padded copy of x
+            return F.conv2d(x, self.masked_weight(), self.bias, self.stride, padding=(top, left))
         return F.conv2d(F.pad(x, (left, right, top, bottom)), self.masked_weight(), self.bias, self.stride)
 
     # -- caches for fast sampling ---------------------------------------------------------------
