@@ -94,16 +94,21 @@ class PSD(SparseCoding):
 
     def predict(self, v: torch.Tensor) -> torch.Tensor:
         """F(v): signals [B, N] -> predicted codes [B, K] (see the module)."""
-        return self.encoder_gain * self._activation(v)[0]
+        return self.encoder_gain * self._hidden(v)[1]
 
-    def _activation(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(h, dh/dpre, dh/db) for F = g ⊙ h, all [B, K]: h = tanh(vWᵀ + b) or shrink_θ(vWᵀ), θ = b."""
+    def _hidden(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pre, h), both [B, K]: pre = vWᵀ and h = tanh(pre + b) or shrink_θ(pre), θ = b."""
         pre = v @ self.encoder_weight.T
         if self.config.encoder == "tanh":
-            h = torch.tanh(pre + self.encoder_bias)
+            return pre, torch.tanh(pre + self.encoder_bias)
+        return pre, shrink(pre, self.encoder_bias, self.config.nonneg)
+
+    def _activation(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(h, dh/dpre, dh/db) for F = g ⊙ h, all [B, K] (see :meth:`_hidden`)."""
+        pre, h = self._hidden(v)
+        if self.config.encoder == "tanh":
             slope = 1 - h * h
             return h, slope, slope
-        h = shrink(pre, self.encoder_bias, self.config.nonneg)
         slope = (h != 0).to(h.dtype)
         return h, slope, -slope * (1.0 if self.config.nonneg else torch.sign(pre))
 

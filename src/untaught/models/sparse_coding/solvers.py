@@ -99,9 +99,7 @@ def shrink(v: torch.Tensor, threshold: float | torch.Tensor, nonneg: bool = Fals
     indicator of z ≥ 0 when ``nonneg``."""
     if nonneg:
         return (v - threshold).clamp_min(0)
-    if isinstance(threshold, torch.Tensor):
-        return v - torch.minimum(torch.maximum(v, -threshold), threshold)
-    return v - v.clamp(-threshold, threshold)
+    return v - v.clamp(-threshold, threshold)  # a tensor threshold broadcasts as well
 
 
 def kkt_residual(codes: torch.Tensor, grad: torch.Tensor, lam: float, nonneg: bool = False) -> torch.Tensor:
