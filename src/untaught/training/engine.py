@@ -210,7 +210,10 @@ def _checkpoint_io() -> Any:
     from ..io import atomic_write_bytes
 
     class AtomicCheckpointIO(TorchCheckpointIO):
-        """Checkpoints written through a rename (never half-written) and read without pickle."""
+        """Checkpoints written through a rename (never half-written). Lightning's checkpoint (nested
+        loop, callback and optimizer state) is written in torch's format and read back only with
+        ``weights_only=True``: a restricted unpickler that builds tensors and plain containers and
+        refuses any other object, so a checkpoint from elsewhere cannot run code on resume."""
 
         def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
             buffer = io.BytesIO()
