@@ -46,6 +46,7 @@ def _worker(rank: int, world: int, store: str, results: str) -> None:
     dist.all_reduce(result["weight_grad"])  # what DDP does with parameter gradients (summed here)
     dist.all_reduce(result["bias_grad"])
     torch.save(result, f"{results}.{rank}")
+    dist.barrier()  # neither rank tears its sockets down while the other still talks
     dist.destroy_process_group()
 
 
