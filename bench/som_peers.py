@@ -14,6 +14,11 @@ number of passes over the training images (scaled to [0, 1]). Each library train
   XPySom as it comes, and "untaught batch σ/2" untaught with the same narrower neighbourhood (5 -> 0.5);
 * torchsom: minibatches of 128, σ ``sig_inverse_decay_to_one``, learning rate ``lr_inverse_decay_to_zero``.
 
+XPySom's exponential decay stops one pass short of its end radius (its last pass is at σ = 1.12 after 20
+passes, 2.15 after 3), while untaught's last pass is at σ = 1; a wider last neighbourhood trades
+quantisation error for topographic error. ``--last-sigma 1,2`` adds both batch maps with their last
+pass at each given radius (XPySom's end radius chosen so), so they are compared at one neighbourhood.
+
 Times are wall time, in two parts: ``init``, the library's PCA initialisation (untaught: moments of the
 first minibatch of 128 and a float64 ``eigh``; MiniSom and XPySom: ``np.cov`` of the whole training set
 and a float64 ``np.linalg.eig``; torchsom: its ``initialize_weights``), and ``train``, the training
@@ -27,7 +32,7 @@ neighbours, MiniSom's definition) are computed by ONE function on every library'
 test split.
 
     python bench/som_peers.py [--threads 1] [--digits-epochs 20] [--fashion-epochs 3] [--fashion-train 10000]
-                              [--rounds 3]
+                              [--rounds 3] [--last-sigma 1,1.5,2]
 
 The online learners (MiniSom, torchsom's per-batch error bookkeeping, untaught's online rule) take
 1-3 s per 1000 Fashion-MNIST images per pass here, so by default the Fashion-MNIST maps see the first
@@ -97,12 +102,15 @@ def minisom(train: np.ndarray, epochs: int) -> Fit:
     return som.get_weights().reshape(ROWS * COLS, -1), t1 - t0, time.perf_counter() - t1
 
 
-def xpysom(train: np.ndarray, epochs: int, std_coeff: float = 1.0) -> Fit:
+def xpysom(train: np.ndarray, epochs: int, std_coeff: float = 1.0, last: float | None = None) -> Fit:
+    """XPySom's batch map, radius 10 -> 1; with ``last``, its end chosen so that its last pass has σ = last
+    (its exponential decay stops one pass short of its end: σ_t = 10 (σ_N / 10)^(t / N), t < N)."""
     from xpysom import XPySom
 
+    sigma_n = 1.0 if last is None else 10 * (last / 10) ** (epochs / max(epochs - 1, 1))
     t0 = time.perf_counter()
     som = XPySom(
-        ROWS, COLS, train.shape[1], sigma=10, sigmaN=1, learning_rate=0.5, learning_rateN=0.01,
+        ROWS, COLS, train.shape[1], sigma=10, sigmaN=sigma_n, learning_rate=0.5, learning_rateN=0.01,
         decay_function="exponential", random_seed=0, std_coeff=std_coeff,
     )  # fmt: skip
     som.pca_weights_init(train)
@@ -126,7 +134,9 @@ def torchsom(train: torch.Tensor, epochs: int) -> Fit:
     return som.weights.detach().reshape(ROWS * COLS, -1).numpy(), t1 - t0, time.perf_counter() - t1
 
 
-def run(name: str, epochs: int, threads: int, limit: int | None = None, rounds: int = 1) -> None:
+def run(
+    name: str, epochs: int, threads: int, limit: int | None = None, rounds: int = 1, last: tuple[float, ...] = ()
+) -> None:
     train = load_split(name, "train").x.flatten(1).float()[:limit]
     test = load_split(name, "test").x.flatten(1).float()
     levels = 17 if name == "digits" else 256
@@ -145,6 +155,11 @@ def run(name: str, epochs: int, threads: int, limit: int | None = None, rounds: 
         ("untaught batch σ/2", lambda x, n, e: ours(x, e, "batch", (5.0, 0.5))),
         ("XPySom σ/2", lambda x, n, e: xpysom(n, e, 0.5)),
     ]
+    for s in last:  # the same last neighbourhood for both batch maps: untaught ends at s, XPySom's last pass is at s
+        contenders += [
+            (f"untaught last σ {s:g}", lambda x, n, e, s=s: ours(x, e, "batch", (10.0, s))),
+            (f"XPySom last σ {s:g}", lambda x, n, e, s=s: xpysom(n, e, last=s)),
+        ]
     results: dict[str, list[tuple[float, float, float, float]]] = {}  # label -> per round (init, train, QE, TE)
     for r in range(rounds):
         for label, fit in contenders:
@@ -189,6 +204,14 @@ def run(name: str, epochs: int, threads: int, limit: int | None = None, rounds: 
                 f"{peers[fastest][col] / rows[ours_label][col]:.2f}x faster; "
                 f"QE {qe:.4f} vs {peers[fastest][3]:.4f}, TE {te:.4f} vs {peers[fastest][4]:.4f}"
             )
+    for s in last:
+        a, b = rows.get(f"untaught last σ {s:g}"), rows.get(f"XPySom last σ {s:g}")
+        if a and b:
+            print(
+                f"last σ {s:g}: untaught {b[2] / a[2]:.2f}x faster than XPySom in training "
+                f"({b[0] / a[0]:.2f}x in total); "
+                f"QE {a[3]:.4f} vs {b[3]:.4f}, TE {a[4]:.4f} vs {b[4]:.4f}"
+            )
 
 
 def main() -> None:
@@ -199,11 +222,16 @@ def main() -> None:
     p.add_argument("--fashion-train", type=int, default=10_000, help="first N training images (default 10000)")
     p.add_argument("--skip-fashion", action="store_true")
     p.add_argument("--rounds", type=int, default=3, help="timed fits per library, alternating (default 3)")
+    p.add_argument(
+        "--last-sigma", default="",
+        help="comma-separated radii: also untaught's and XPySom's batch maps with their last pass at each",
+    )  # fmt: skip
     args = p.parse_args()
+    last = tuple(float(s) for s in args.last_sigma.split(",") if s)
     torch.set_num_threads(args.threads)
-    run("digits", args.digits_epochs, args.threads, rounds=args.rounds)
+    run("digits", args.digits_epochs, args.threads, rounds=args.rounds, last=last)
     if not args.skip_fashion:
-        run("fashion-mnist", args.fashion_epochs, args.threads, args.fashion_train, args.rounds)
+        run("fashion-mnist", args.fashion_epochs, args.threads, args.fashion_train, args.rounds, last)
 
 
 if __name__ == "__main__":
