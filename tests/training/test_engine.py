@@ -47,6 +47,19 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert_same_state(whole.model, resumed.model)
 
 
+def test_a_resumed_run_reports_the_time_and_examples_of_all_its_sessions(tmp_path):
+    whole = untaught.train(small_made(), "digits", out=tmp_path / "whole", epochs=3, **QUIET).metrics
+    first = untaught.train(small_made(), "digits", out=tmp_path / "parts", epochs=2, **QUIET).metrics
+    resumed = untaught.resume(tmp_path / "parts", epochs=3, progress=False).metrics
+
+    def examples(m):
+        return m["train_images_per_second"] * m["train_step_seconds"]
+
+    assert examples(resumed) == pytest.approx(examples(whole)) == pytest.approx(1.5 * examples(first))
+    assert resumed["train_step_seconds"] > 1.2 * first["train_step_seconds"]  # three epochs of steps, not one
+    assert resumed["fit_seconds"] > resumed["train_step_seconds"]
+
+
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     """SIGKILL a CLI run after its first checkpoint; resuming it ends where an unbroken run ends."""
     args = [

@@ -262,10 +262,20 @@ def _callbacks(folder: Path, monitor: str, patience: int | None) -> list[Any]:
             self.best, self.epoch = state["best"], state["epoch"]
 
     class Throughput(L.Callback):
-        """Wall time and examples of training steps only (validation excluded)."""
+        """Wall time of the whole fit, and time and examples of the training steps alone (validation
+        excluded), summed over every session of a resumed run (carried in its checkpoints; the part of
+        an epoch that a kill lost is not counted, as its work was not kept)."""
 
         def __init__(self) -> None:
             self.seconds, self.examples, self._t0 = 0.0, 0, 0.0
+            self.fit_before, self._started = 0.0, time.perf_counter()
+
+        @property
+        def fit_seconds(self) -> float:
+            return self.fit_before + time.perf_counter() - self._started
+
+        def on_fit_start(self, trainer: L.Trainer, module: Any) -> None:
+            self._started = time.perf_counter()
 
         def on_train_batch_start(self, trainer: L.Trainer, module: Any, batch: Any, idx: int) -> None:
             self._t0 = time.perf_counter()
@@ -273,6 +283,12 @@ def _callbacks(folder: Path, monitor: str, patience: int | None) -> list[Any]:
         def on_train_batch_end(self, trainer: L.Trainer, module: Any, out: Any, batch: Any, idx: int) -> None:
             self.seconds += time.perf_counter() - self._t0
             self.examples += len(batch[0]) * trainer.world_size
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"seconds": self.seconds, "examples": self.examples, "fit_seconds": self.fit_seconds}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.seconds, self.examples, self.fit_before = state["seconds"], state["examples"], state["fit_seconds"]
 
     callbacks = [Throughput(), BestWeights(), EpochCheckpoint()]
     if patience:
@@ -331,7 +347,6 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
         data = dataclasses.replace(data, val=Split(part.x[: cfg.val_images], part.y[: cfg.val_images], part.levels))
     train_loader = loader(data, "train", batch_size=cfg.batch_size, seed=cfg.seed, rank=rank, world=world)
     val_loader = loader(data, "val", batch_size=max(cfg.batch_size, 256), seed=cfg.seed, rank=rank, world=world)
-    started = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_from) if resume_from else None)
     if not trainer.is_global_zero:
         return Run(folder, {}, model)
@@ -347,7 +362,7 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
         "epochs": trainer.current_epoch,
         "selected": f"epoch {best.epoch} (lowest {monitor})" if cfg.select == "best" and best.epoch >= 0 else "last",
         "steps": module.steps,
-        "fit_seconds": time.perf_counter() - started,
+        "fit_seconds": throughput.fit_seconds,
         "train_step_seconds": throughput.seconds,
         "train_images_per_second": throughput.examples / throughput.seconds if throughput.seconds else None,
         "parameters": sum(p.numel() for p in model.parameters()),
