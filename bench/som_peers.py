@@ -193,7 +193,11 @@ def run(
         print(f"{label:<18} {total:8.2f} {init:7.2f} {seconds:8.2f} {qe:10.4f} {te:10.4f}  {per_round}{note}")
     for half in (False, True):  # compare maps with the same neighbourhood only
         ours_label = "untaught batch" + (" σ/2" if half else "")
-        peers = {k: v for k, v in rows.items() if not k.startswith("untaught") and k.endswith(" σ/2") == half}
+        peers = {
+            k: v
+            for k, v in rows.items()
+            if not k.startswith("untaught") and " last σ" not in k and k.endswith(" σ/2") == half
+        }
         if not peers or ours_label not in rows:
             continue
         qe, te = rows[ours_label][3:]
