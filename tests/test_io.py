@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,3 +63,26 @@ def test_a_pickle_is_not_loaded(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "model.safetensors")  # a pickle in disguise
     with pytest.raises(ValueError, match="corrupt or not a safetensors file"):
         load_model(tmp_path)
+
+
+def test_a_checkpoint_tree_round_trips_exactly_and_refuses_other_objects(tmp_path):
+    from untaught.io import read_tree, tree_bytes
+
+    w = torch.randn(3, 2)
+    tree = {
+        "state_dict": {"w": w, "tied": w, "flag": torch.tensor([True, False])},
+        "optimizer_states": [{"state": {0: {"step": torch.tensor(5.0)}}, "param_groups": [{"betas": (0.9, 0.99)}]}],
+        "callbacks": {"best": float("inf"), "epoch": -1, "name": "x", "none": None, "scalar": np.float64(0.5)},
+    }
+    path = atomic_write_bytes(tmp_path / "last.ckpt", tree_bytes(tree))
+    back = read_tree(path)
+    assert torch.equal(back["state_dict"]["w"], w) and torch.equal(back["state_dict"]["tied"], w)
+    assert back["state_dict"]["flag"].dtype == torch.bool
+    assert back["optimizer_states"][0]["state"][0]["step"].item() == 5.0  # int keys stay ints
+    assert back["optimizer_states"][0]["param_groups"][0]["betas"] == (0.9, 0.99)  # tuples stay tuples
+    assert back["callbacks"] == {"best": float("inf"), "epoch": -1, "name": "x", "none": None, "scalar": 0.5}
+    with pytest.raises(TypeError, match=r"only containers, tensors and plain values; got \w*Path"):
+        tree_bytes({"x": tmp_path})
+    (tmp_path / "pickled").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(ValueError, match="not an untaught checkpoint"):
+        read_tree(tmp_path / "pickled")

@@ -52,6 +52,59 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{path} is not valid JSON ({e})") from None
 
 
+def tree_bytes(tree: Any) -> bytes:
+    """A nest of dicts, lists, tuples, tensors, strings, numbers, booleans and None (a training
+    checkpoint) as one safetensors file: the tensors as its tensors, the rest as tagged JSON in its
+    metadata. Reading it back (:func:`read_tree`) builds data only, never objects."""
+    from safetensors.torch import save
+
+    tensors: dict[str, torch.Tensor] = {}
+
+    def encode(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            key = str(len(tensors))
+            tensors[key] = x.detach().cpu().contiguous().clone()  # clone: safetensors refuses shared storage
+            return {"tensor": key}
+        if isinstance(x, dict):
+            return {"dict": [[encode(k), encode(v)] for k, v in x.items()]}
+        if isinstance(x, (list, tuple)):
+            return {type(x).__name__: [encode(v) for v in x]}
+        if hasattr(x, "item") and not isinstance(x, (str, bytes)):  # numpy scalars
+            x = x.item()
+        if x is None or isinstance(x, (str, bool, int, float)):
+            return x
+        raise TypeError(f"a checkpoint holds only containers, tensors and plain values; got {type(x).__name__}")
+
+    structure = json.dumps(encode(tree))
+    return save(tensors, metadata={"untaught.tree": structure})
+
+
+def read_tree(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """The nest that :func:`tree_bytes` wrote to ``path``."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device=str(map_location)) as f:
+            structure = (f.metadata() or {}).get("untaught.tree")
+            if structure is None:
+                raise ValueError(f"{path} is a safetensors file but not an untaught checkpoint")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    except SafetensorError as e:
+        raise ValueError(f"{path} is not an untaught checkpoint (a safetensors file with its structure): {e}") from None
+
+    def decode(x: Any) -> Any:
+        if not isinstance(x, dict):
+            return x
+        (tag, value), *_ = x.items()
+        if tag == "tensor":
+            return tensors[value]
+        if tag == "dict":
+            return {decode(k): decode(v) for k, v in value}
+        return (tuple if tag == "tuple" else list)(decode(v) for v in value)
+
+    return decode(json.loads(structure))
+
+
 def model_record(model: torch.nn.Module) -> dict[str, Any]:
     """The JSON description that rebuilds ``model``: its registry name and config."""
     import dataclasses

@@ -9,7 +9,6 @@ and after training ``model.safetensors``, ``metrics.json`` and ``samples.png``.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import os
 import shlex
@@ -207,21 +206,18 @@ def _new_run_folder(out: str | Path | None, model: Model, cfg: TrainConfig) -> P
 def _checkpoint_io() -> Any:
     from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-    from ..io import atomic_write_bytes
+    from ..io import atomic_write_bytes, read_tree, tree_bytes
 
     class AtomicCheckpointIO(TorchCheckpointIO):
-        """Checkpoints written through a rename (never half-written). Lightning's checkpoint (nested
-        loop, callback and optimizer state) is written in torch's format and read back only with
-        ``weights_only=True``: a restricted unpickler that builds tensors and plain containers and
-        refuses any other object, so a checkpoint from elsewhere cannot run code on resume."""
+        """Checkpoints (weights, nested loop, callback and optimizer state) written atomically as
+        safetensors with their structure as JSON (:func:`~untaught.io.tree_bytes`): reading one
+        builds tensors and plain containers only, so a checkpoint from elsewhere cannot run code."""
 
         def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-            buffer = io.BytesIO()
-            torch.save(checkpoint, buffer)
-            atomic_write_bytes(path, buffer.getvalue())
+            atomic_write_bytes(path, tree_bytes(checkpoint))
 
         def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
-            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+            return read_tree(path, map_location if isinstance(map_location, (str, torch.device)) else "cpu")
 
     return AtomicCheckpointIO()
 
