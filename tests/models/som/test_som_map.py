@@ -12,6 +12,7 @@ import torch
 from engine_runs import assert_same_state, whole_and_resumed
 
 from untaught.models.som import SOM, SOMConfig, decay, decay_steps_for, grid_adjacency, grid_positions, neighbourhood
+from untaught.models.som.som import argmin_rows
 
 
 def fit(model: SOM, v: torch.Tensor, epochs: int, batch: int, seed: int = 0) -> SOM:
@@ -55,6 +56,27 @@ def test_neighbourhoods_have_their_specified_shapes():
         neighbourhood(d2, 1.0, "cone")
     with pytest.raises(ValueError, match="sigma must be positive; got 0"):
         neighbourhood(d2, 0.0, "gaussian")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(20, 20), (3, 7), (1, 5)])
+def test_the_separable_gaussian_is_the_gaussian_of_grid_distances_and_never_subnormal(shape, dtype):
+    model = SOM(SOMConfig(shape=(2,), levels=None, rows=shape[0], cols=shape[1])).to(dtype)
+    assert model.separable
+    bmu = torch.arange(model.config.units).repeat(2)
+    for sigma in (10.0, 1.5, 0.3):
+        h = model.neighbourhood_weights(bmu, sigma)
+        exact = torch.exp(-model.grid_sq.index_select(0, bmu) / (2 * sigma**2))
+        torch.testing.assert_close(h, exact, rtol=1e-6 if dtype == torch.float32 else 1e-12, atol=1e-15)
+        assert bool(((h == 0) | (h >= torch.finfo(dtype).tiny)).all())  # no subnormal weight
+        assert h.dtype == dtype and h.shape == (len(bmu), model.config.units)
+
+
+def test_argmin_rows_is_argmin_with_the_first_of_ties():
+    x = torch.tensor([[3.0, 1.0, 1.0, 2.0], [0.0, 0.0, 5.0, -1.0], [2.0, 2.0, 2.0, 2.0]])
+    for t in (x, x.double()):
+        assert argmin_rows(t).tolist() == [1, 3, 0] == t.argmin(1).tolist()
+        assert argmin_rows(t).dtype == torch.int64
 
 
 def test_grids_and_their_adjacency():
