@@ -22,7 +22,7 @@ Sizes (chosen for a CPU budget of minutes, not the papers' GPU sizes):
 
     python bench/autoregressive_nll.py --data digits --minutes 1 --models fvbn,nade,pixelcnn,gated-pixelcnn
     python bench/autoregressive_nll.py --data fashion-mnist --binarize static --minutes 3 --models pixelcnn \
-        --epoch-images 6400 --val-images 1000
+        --epoch-images 6400 --val-images 1000 --pictures bench/pictures/ar-fmnist-binary
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import time
+from pathlib import Path
 
 import torch
 
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--epoch-images", type=int, help="training images per epoch (default: the whole split)")
     parser.add_argument("--val-images", type=int, help="validate on the first N validation images (default: all)")
     parser.add_argument("--set", action="append", default=[], help="hyperparameter override, e.g. --set dropout=0")
+    parser.add_argument("--pictures", help="copy each run's 64 samples to PICTURES-NAME-samples.png")
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(args.threads)
@@ -119,6 +122,8 @@ def main() -> None:
             f"{m['test_bpd']:.4f} bits/dim; {m['epochs']} epochs, {m['steps']} steps, "
             f"{m['train_images_per_second']:.0f} images/s, {m['parameters']} parameters, {hyper}; {run.path}"
         )
+        if args.pictures:
+            shutil.copyfile(Path(run.path) / "samples.png", f"{args.pictures}-{name}-samples.png")
 
 
 if __name__ == "__main__":

@@ -312,7 +312,9 @@ def main() -> None:
     parser.add_argument("--snail-steps", type=int, default=1, help="PixelSNAIL training steps per round")
     parser.add_argument("--snail-rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=16, help="images per sampling measurement")
-    parser.add_argument("--gated-naive-samples", type=int, default=1, help="images for gated naive sampling")
+    parser.add_argument(
+        "--gated-naive-samples", type=int, default=1, help="images for naive sampling of Gated PixelCNN and PixelSNAIL"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, binarised Fashion-MNIST")
@@ -321,6 +323,11 @@ def main() -> None:
     torch.manual_seed(0)
     pixelcnn = PixelCNN(PixelCNNConfig(shape=(1, 28, 28), levels=2, blocks=15, channels=32, head=32))
     gated = GatedPixelCNN(GatedPixelCNNConfig(shape=(1, 28, 28), levels=2, layers=10, channels=128, head=32))
+    snail = PixelSNAIL(
+        PixelSNAILConfig(
+            shape=(1, 28, 28), levels=2, blocks=8, residuals=2, channels=64, key=4, value=32, head=32, kernel=3
+        )
+    )
     if "pixelcnn" in args.parts:
         compare("PixelCNN 15 blocks x 32 channels", PeerPixelCNN(), pixelcnn, data, 256, args.steps, args.rounds)
     if "gated" in args.parts:
@@ -334,11 +341,6 @@ def main() -> None:
             args.gated_rounds,
         )
     if "pixelsnail" in args.parts:
-        snail = PixelSNAIL(
-            PixelSNAILConfig(
-                shape=(1, 28, 28), levels=2, blocks=8, residuals=2, channels=64, key=4, value=32, head=32, kernel=3
-            )
-        )
         compare(
             "PixelSNAIL 8 blocks x 64 channels",
             PeerPixelSNAIL(),
@@ -352,6 +354,8 @@ def main() -> None:
         sampling("PixelCNN", pixelcnn, args.samples)
         sampling("Gated PixelCNN", gated, args.gated_naive_samples)
         sampling("Gated PixelCNN", gated, args.samples, naive=False)
+        sampling("PixelSNAIL", snail, args.gated_naive_samples)
+        sampling("PixelSNAIL", snail, args.samples, naive=False)
 
 
 if __name__ == "__main__":
