@@ -22,7 +22,7 @@ TABLES = Path(__file__).parent / "leaderboard"
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="finished run folders to add")
+    p.add_argument("runs", nargs="*", help="finished run folders to add (none: re-render every committed table)")
     p.add_argument("--tables", default=str(TABLES), help="folder of the committed tables (default bench/leaderboard)")
     args = p.parse_args()
     tables = Path(args.tables)
@@ -30,7 +30,7 @@ def main() -> None:
     replaced = {e.folder.as_posix() for e in new}
     committed = [e for path in sorted(tables.glob("leaderboard-*.csv")) for e in read_csv(path)]
     entries = [e for e in committed if e.folder.as_posix() not in replaced] + new
-    datasets = {e.dataset for e in new}
+    datasets = {e.dataset for e in new or committed}
     write(render([e for e in entries if e.dataset in datasets], tables))
 
 

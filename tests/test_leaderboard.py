@@ -13,11 +13,11 @@ from untaught.leaderboard import Entry, by_dataset, collect, csv_text, markdown,
 
 
 def make_run(root, name, *, model="made", data="digits", binarize=None, nats=90.0, kind="exact", seconds=10.0,
-             evaluations=None, metrics=True, test=True):  # fmt: skip
+             evaluations=None, metrics=True, test=True, model_config=None):  # fmt: skip
     folder = root / name
     folder.mkdir(parents=True)
     train = {"data": data, "binarize": binarize, "levels": None, "epochs": 5, "max_time": None}
-    config = {"model": model, "model_config": {}, "train": train, "created": "2026-11-25T05:00:00+0000",
+    config = {"model": model, "model_config": model_config or {}, "train": train, "created": "2026-11-25T05:00:00+0000",
               "command": f"untaught train {model} --data {data}"}  # fmt: skip
     (folder / "config.json").write_text(json.dumps(config))
     if metrics:
@@ -54,6 +54,23 @@ def test_runs_are_ordered_best_first_within_each_dataset(tmp_path):
     assert [e.nats for e in groups["digits"]] == [88.0, 91.0, 95.0]
     assert [r["model"] for r in rows(groups["digits"])] == ["nade", "vae", "made"]
     assert {e.model: e.family for e in groups["digits"]}["made"] == "autoregressive"
+
+
+def test_variants_and_conditional_likelihoods_are_named(tmp_path):
+    make_run(tmp_path, "row", model="pixelrnn", model_config={"layer": "row"})
+    make_run(tmp_path, "diagonal", model="pixelrnn", model_config={"layer": "diagonal"})
+    make_run(tmp_path, "plain", model="gated-pixelcnn", model_config={"num_classes": 0, "lowres": 0})
+    make_run(tmp_path, "classes", model="gated-pixelcnn", model_config={"num_classes": 10, "lowres": 0})
+    make_run(tmp_path, "both", model="gated-pixelcnn", model_config={"num_classes": 10, "lowres": 2})
+    names = {e.folder.name: e.model for e in collect([tmp_path])[0]}
+    assert names == {
+        "row": "pixelrnn (Row LSTM)",
+        "diagonal": "pixelrnn (Diagonal BiLSTM)",
+        "plain": "gated-pixelcnn",
+        "classes": "gated-pixelcnn (NLL given the class)",
+        "both": "gated-pixelcnn (NLL given the class and the image / 2)",
+    }
+    assert {e.family for e in collect([tmp_path])[0]} == {"autoregressive"}
 
 
 def test_bounds_and_estimates_are_never_shown_unmarked(tmp_path):

@@ -84,6 +84,15 @@ def family_of(model: str) -> str:
     return parts[2] if len(parts) > 3 and parts[1] == "models" else "?"
 
 
+def model_label(config: dict[str, Any]) -> str:
+    """The model's registry name, with its variant (:meth:`~untaught.models.base.Model.variant`) if it has one."""
+    from .registry import _MODELS, get_model_class
+
+    name = config.get("model", "?")
+    variant = get_model_class(name).variant(config.get("model_config", {})) if name in _MODELS else ""
+    return f"{name} ({variant})" if variant else name
+
+
 def budget_of(train: dict[str, Any], metrics: dict[str, Any]) -> str:
     """The budget the run was given (epochs, minutes) and the epochs it ran."""
     given = []
@@ -138,7 +147,7 @@ def read_entry(folder: str | Path) -> Entry:
         raise NotOnLeaderboard(f"{folder}: unknown NLL kind {kind!r}; expected one of {sorted(MARK)}")
     return Entry(
         folder=folder,
-        model=config.get("model", "?"),
+        model=model_label(config),
         family=family_of(config.get("model", "")),
         dataset=dataset_label(train),
         nats=float(field(record, prefix, "nll_nats")),

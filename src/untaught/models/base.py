@@ -105,6 +105,12 @@ class Model(nn.Module):
         """Names of the protocol methods this class implements (overrides of the base)."""
         return [c for c in CAPABILITIES if getattr(cls, c, None) is not getattr(Model, c, None)]
 
+    @classmethod
+    def variant(cls, config: dict[str, Any]) -> str:
+        """What sets a configuration (a run's ``model_config``) apart in a table of models: a layer type,
+        or what its likelihood is conditioned on; '' for none."""
+        return ""
+
     def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> Any:
         raise TypeError(f"{type(self).__name__} is not trained by a loss")
 

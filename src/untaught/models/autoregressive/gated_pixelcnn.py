@@ -150,6 +150,15 @@ class GatedPixelCNN(AutoregressiveModel):
     description = "Gated PixelCNN: vertical + horizontal stacks (no blind spot), gates, classes (van den Oord 2016)"
     config: GatedPixelCNNConfig
 
+    @classmethod
+    def variant(cls, config: dict[str, Any]) -> str:
+        given = []
+        if config.get("num_classes"):
+            given.append("the class")
+        if config.get("lowres"):
+            given.append(f"the image / {config['lowres']}")
+        return "NLL given " + " and ".join(given) if given else ""
+
     def __init__(self, config: GatedPixelCNNConfig) -> None:
         super().__init__(config)
         colors, f = config.shape[0], config.channels

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -251,6 +251,10 @@ class PixelRNN(AutoregressiveModel):
     name = "pixelrnn"
     description = "PixelRNN: Row LSTM or Diagonal BiLSTM (--layer diagonal) layers, residual (van den Oord 2016)"
     config: PixelRNNConfig
+
+    @classmethod
+    def variant(cls, config: dict[str, Any]) -> str:
+        return {"row": "Row LSTM", "diagonal": "Diagonal BiLSTM"}[config.get("layer", "row")]
 
     def __init__(self, config: PixelRNNConfig) -> None:
         super().__init__(config)
