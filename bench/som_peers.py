@@ -4,7 +4,7 @@ Every map has 20 x 20 units on a rectangular grid, a Gaussian neighbourhood exp(
 σ goes from 10 (half the grid) to 1, a learning rate starting at 0.5, PCA initialisation, and the same
 number of passes over the training images (scaled to [0, 1]). Each library trains with its own rule:
 
-* untaught batch: batch map on minibatches of 128, exponential decay over all passes but the last, which
+* untaught batch: batch map on minibatches of 128 (``--batch``), exponential decay over all passes but the last, which
   converges at σ = 1 (the batch map of the whole pass, accumulated; library defaults, ``decay_steps_for``);
 * untaught online: Kohonen's rule one example at a time, exponential decay;
 * MiniSom: online rule, random order, σ ``inverse_decay_to_one``, learning rate ``inverse_decay_to_zero``
@@ -32,7 +32,7 @@ neighbours, MiniSom's definition) are computed by ONE function on every library'
 test split.
 
     python bench/som_peers.py [--threads 1] [--digits-epochs 20] [--fashion-epochs 3] [--fashion-train 10000]
-                              [--rounds 3] [--last-sigma 1,1.5,2]
+                              [--rounds 3] [--last-sigma 1,1.5,2] [--batch 128]
 
 The online learners (MiniSom, torchsom's per-batch error bookkeeping, untaught's online rule) take
 1-3 s per 1000 Fashion-MNIST images per pass here, so by default the Fashion-MNIST maps see the first
@@ -66,8 +66,9 @@ def measures(weights: np.ndarray, test: torch.Tensor) -> tuple[float, float]:
 Fit = tuple[np.ndarray, float, float]  # prototypes [ROWS * COLS, D], init seconds, train seconds
 
 
-def ours(train: torch.Tensor, epochs: int, mode: str, sigma: tuple[float, float] = (10.0, 1.0)) -> Fit:
-    batch = 128
+def ours(
+    train: torch.Tensor, epochs: int, mode: str, sigma: tuple[float, float] = (10.0, 1.0), batch: int = 128
+) -> Fit:
     t0 = time.perf_counter()
     model = SOM(
         SOMConfig(
@@ -135,7 +136,13 @@ def torchsom(train: torch.Tensor, epochs: int) -> Fit:
 
 
 def run(
-    name: str, epochs: int, threads: int, limit: int | None = None, rounds: int = 1, last: tuple[float, ...] = ()
+    name: str,
+    epochs: int,
+    threads: int,
+    limit: int | None = None,
+    rounds: int = 1,
+    last: tuple[float, ...] = (),
+    batch: int = 128,
 ) -> None:
     train = load_split(name, "train").x.flatten(1).float()[:limit]
     test = load_split(name, "test").x.flatten(1).float()
@@ -144,20 +151,21 @@ def run(
     train_np = train.numpy().astype(np.float64)
     print(
         f"\n{name}: {len(train)} training x {train.shape[1]} dims, {epochs} passes, test {len(test)}; "
-        f"threads {threads}; {rounds} round(s), libraries alternating, median times"
+        f"threads {threads}; {rounds} round(s), libraries alternating, median times; untaught's batch map on "
+        f"minibatches of {batch}"
     )
     contenders = [
-        ("untaught batch", lambda x, n, e: ours(x, e, "batch")),
+        ("untaught batch", lambda x, n, e: ours(x, e, "batch", batch=batch)),
         ("untaught online", lambda x, n, e: ours(x, e, "online")),
         ("MiniSom", lambda x, n, e: minisom(n, e)),
         ("XPySom", lambda x, n, e: xpysom(n, e)),
         ("torchsom", lambda x, n, e: torchsom(x, e)),
-        ("untaught batch σ/2", lambda x, n, e: ours(x, e, "batch", (5.0, 0.5))),
+        ("untaught batch σ/2", lambda x, n, e: ours(x, e, "batch", (5.0, 0.5), batch)),
         ("XPySom σ/2", lambda x, n, e: xpysom(n, e, 0.5)),
     ]
     for s in last:  # the same last neighbourhood for both batch maps: untaught ends at s, XPySom's last pass is at s
         contenders += [
-            (f"untaught last σ {s:g}", lambda x, n, e, s=s: ours(x, e, "batch", (10.0, s))),
+            (f"untaught last σ {s:g}", lambda x, n, e, s=s: ours(x, e, "batch", (10.0, s), batch)),
             (f"XPySom last σ {s:g}", lambda x, n, e, s=s: xpysom(n, e, last=s)),
         ]
     results: dict[str, list[tuple[float, float, float, float]]] = {}  # label -> per round (init, train, QE, TE)
@@ -230,12 +238,13 @@ def main() -> None:
         "--last-sigma", default="",
         help="comma-separated radii: also untaught's and XPySom's batch maps with their last pass at each",
     )  # fmt: skip
+    p.add_argument("--batch", type=int, default=128, help="minibatch of untaught's batch map (default 128)")
     args = p.parse_args()
     last = tuple(float(s) for s in args.last_sigma.split(",") if s)
     torch.set_num_threads(args.threads)
-    run("digits", args.digits_epochs, args.threads, rounds=args.rounds, last=last)
+    run("digits", args.digits_epochs, args.threads, rounds=args.rounds, last=last, batch=args.batch)
     if not args.skip_fashion:
-        run("fashion-mnist", args.fashion_epochs, args.threads, args.fashion_train, args.rounds, last)
+        run("fashion-mnist", args.fashion_epochs, args.threads, args.fashion_train, args.rounds, last, args.batch)
 
 
 if __name__ == "__main__":
