@@ -130,3 +130,24 @@ def test_lowres_conditionals_stay_autoregressive_given_the_small_image():
     used = jac.abs().sum(1) > 0
     before = torch.ones(16, 16, dtype=torch.bool).tril(-1)  # raster order: j < d
     assert not used[~before].any() and used[before].all()
+
+
+@pytest.mark.parametrize("kind", ["class", "lowres"])
+def test_conditional_models_keep_the_causal_field_whole(kind):
+    """Given a fixed condition, conditional d depends on every earlier pixel and on no other (no blind
+    spot, no leak through the condition's path), as for the unconditional Gated PixelCNN."""
+    shape = (1, 4, 4)
+    m = model(shape, levels=2) if kind == "class" else lowres_model(shape, levels=2)
+    d = 16
+    small = torch.randint(0, 2, (1, 1, 2, 2), generator=torch.Generator().manual_seed(1))
+    condition = torch.tensor([1]) if kind == "class" else (None, small)
+    total = torch.zeros(d, d, dtype=torch.float64)
+    for seed in range(3):
+        h = torch.rand(1, *shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        jac = torch.autograd.functional.jacobian(lambda v: m.conditionals(v, condition), h)
+        total += jac.reshape(d, -1, d).abs().sum(1)
+    before = torch.arange(d)[None, :] < torch.arange(d)[:, None]  # raster order
+    assert (total[~before] == 0).all() and (total[before] > 0).all()
+    other = torch.tensor([2]) if kind == "class" else (None, 1 - small)
+    h = torch.rand(1, *shape, dtype=torch.float64)
+    assert not torch.allclose(m.conditionals(h, condition), m.conditionals(h, other)), "the condition is ignored"
