@@ -105,6 +105,21 @@ def test_phases_change_only_their_own_weights():
     assert set(dict(model.named_buffers())) >= {"chain_v", "chain_h2"}  # the even layers persist
 
 
+def test_joint_chains_start_at_the_data(monkeypatch):
+    model = tiny_dbm(d=6, h=(4, 3, 2), pretrain_epochs=0, chains=5, std=0.1)
+    x = torch.randint(0, 2, (3, 6), generator=torch.Generator().manual_seed(0)).double()
+    model.start_chains(x, torch.Generator().manual_seed(1))
+    assert torch.equal(model.chain_v, x[[0, 1, 2, 0, 1]]) and bool(model.chain_ready)
+    assert model.chain_h2.shape == (5, 3) and set(model.chain_h2.unique().tolist()) <= {0.0, 1.0}
+    # the first joint step starts them so, from its own minibatch, and no later step does
+    fresh = tiny_dbm(d=6, h=(4, 3, 2), pretrain_epochs=0, chains=5, std=0.1)
+    calls = []
+    monkeypatch.setattr(fresh, "start_chains", lambda v, g: (calls.append(v.clone()), DBM.start_chains(fresh, v, g)))
+    for seed in range(3):
+        fresh.step_visible(x, generator=torch.Generator().manual_seed(seed), epoch=0)
+    assert len(calls) == 1 and torch.equal(calls[0], x) and int(fresh.joint_steps) == 3
+
+
 @torch.no_grad()
 def test_pretraining_doubles_the_weights_as_the_paper_says():
     """Bottom RBM: p(h¹|v) with 2W¹, p(v|h¹) with W¹; middle: 2W² both ways; top: p(h³|h²) with W³."""

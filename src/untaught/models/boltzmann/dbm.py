@@ -311,6 +311,18 @@ class DBM(Model):
         recon = ((data - torch.sigmoid(down * (ph @ w.T) + a)) ** 2).mean()
         return grads, recon
 
+    @torch.no_grad()
+    def start_chains(self, v: torch.Tensor, generator: torch.Generator | None) -> None:
+        """Start the persistent chains at the data: visibles = the rows of v [B, D] cycled, the other even
+        layers drawn from their mean-field probabilities given them. A pretrained model has its mass
+        near the data; chains started from uniform noise would feed the first joint updates statistics
+        of states the model does not hold."""
+        start = v[torch.arange(self.config.chains, device=v.device) % len(v)]
+        states = [start, *self.mean_field(start)]
+        for i in self.even_layers:
+            getattr(self, "chain_v" if i == 0 else f"chain_h{i}").copy_(bernoulli(states[i], generator) if i else start)
+        self.chain_ready.fill_(True)
+
     def _joint_statistics(
         self, v: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -318,9 +330,7 @@ class DBM(Model):
         mu = [v, *self.mean_field(v)]
         chains = [getattr(self, "chain_v" if i == 0 else f"chain_h{i}") for i in self.even_layers]
         if not self.chain_ready:
-            for chain in chains:
-                chain.copy_(bernoulli(torch.full_like(chain, 0.5), generator))
-            self.chain_ready.fill_(True)
+            self.start_chains(v, generator)
         xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
         for i, chain in zip(self.even_layers, chains, strict=True):
             xs[i] = chain
