@@ -4,7 +4,7 @@ Every map has 20 x 20 units on a rectangular grid, a Gaussian neighbourhood exp(
 σ goes from 10 (half the grid) to 1, a learning rate starting at 0.5, PCA initialisation, and the same
 number of passes over the training images (scaled to [0, 1]). Each library trains with its own rule:
 
-* untaught batch: batch map on minibatches of 128 (``--batch``), exponential decay over all passes but the last, which
+* untaught batch: batch map on minibatches of 256 (``--batch``), exponential decay over all passes but the last, which
   converges at σ = 1 (the batch map of the whole pass, accumulated; library defaults, ``decay_steps_for``);
 * untaught online: Kohonen's rule one example at a time, exponential decay;
 * MiniSom: online rule, random order, σ ``inverse_decay_to_one``, learning rate ``inverse_decay_to_zero``
@@ -20,7 +20,7 @@ quantisation error for topographic error. ``--last-sigma 1,2`` adds both batch m
 pass at each given radius (XPySom's end radius chosen so), so they are compared at one neighbourhood.
 
 Times are wall time, in two parts: ``init``, the library's PCA initialisation (untaught: moments of the
-first minibatch of 128 and a float64 ``eigh``; MiniSom and XPySom: ``np.cov`` of the whole training set
+first minibatch and a float64 ``eigh``; MiniSom and XPySom: ``np.cov`` of the whole training set
 and a float64 ``np.linalg.eig``; torchsom: its ``initialize_weights``), and ``train``, the training
 passes (untaught: shuffling, minibatch gathers and the update steps called directly, as the engine runs
 them, but no Lightning start-up; XPySom: its conversion of the float64 data to float32 and its passes in
@@ -32,7 +32,7 @@ neighbours, MiniSom's definition) are computed by ONE function on every library'
 test split.
 
     python bench/som_peers.py [--threads 1] [--digits-epochs 20] [--fashion-epochs 3] [--fashion-train 10000]
-                              [--rounds 3] [--last-sigma 1,1.5,2] [--batch 128]
+                              [--rounds 3] [--last-sigma 1,1.5,2] [--batch 256]
 
 The online learners (MiniSom, torchsom's per-batch error bookkeeping, untaught's online rule) take
 1-3 s per 1000 Fashion-MNIST images per pass here, so by default the Fashion-MNIST maps see the first
@@ -67,7 +67,7 @@ Fit = tuple[np.ndarray, float, float]  # prototypes [ROWS * COLS, D], init secon
 
 
 def ours(
-    train: torch.Tensor, epochs: int, mode: str, sigma: tuple[float, float] = (10.0, 1.0), batch: int = 128
+    train: torch.Tensor, epochs: int, mode: str, sigma: tuple[float, float] = (10.0, 1.0), batch: int = 256
 ) -> Fit:
     t0 = time.perf_counter()
     model = SOM(
@@ -142,7 +142,7 @@ def run(
     limit: int | None = None,
     rounds: int = 1,
     last: tuple[float, ...] = (),
-    batch: int = 128,
+    batch: int = 256,
 ) -> None:
     train = load_split(name, "train").x.flatten(1).float()[:limit]
     test = load_split(name, "test").x.flatten(1).float()
@@ -238,7 +238,7 @@ def main() -> None:
         "--last-sigma", default="",
         help="comma-separated radii: also untaught's and XPySom's batch maps with their last pass at each",
     )  # fmt: skip
-    p.add_argument("--batch", type=int, default=128, help="minibatch of untaught's batch map (default 128)")
+    p.add_argument("--batch", type=int, default=256, help="minibatch of untaught's batch map (default 256)")
     args = p.parse_args()
     last = tuple(float(s) for s in args.last_sigma.split(",") if s)
     torch.set_num_threads(args.threads)

@@ -17,7 +17,7 @@ def test_som_command_trains_reports_and_draws(tmp_path, capsys):
     assert "test: quantisation error" in text and "topographic error" in text
     config = json.loads((out / "config.json").read_text())
     # the batch rule decays over the first pass and converges in the last
-    assert config["model"] == "som" and config["model_config"]["decay_steps"] == 1257 // 128
+    assert config["model"] == "som" and config["model_config"]["decay_steps"] == 1257 // 256
     for name in ("u_matrix.png", "hits.png", "components.png", "prototypes.png", "model.safetensors"):
         assert (out / name).is_file(), name
     assert Image.open(out / "prototypes.png").size == (7 * 17 + 1, 5 * 17 + 1)  # 8x8 digits enlarged 2x

@@ -73,7 +73,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--binarize", choices=["static", "dynamic"])
     p.add_argument("--levels", type=int)
     p.add_argument("--epochs", type=int, default=10, help="passes over the training set (default 10)")
-    p.add_argument("--batch-size", type=int, default=128, help="examples per update (default 128)")
+    p.add_argument("--batch-size", type=int, default=256, help="examples per update (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
     p.add_argument("--devices", type=int, default=1)

@@ -35,7 +35,7 @@ class SOMEstimator(TransformerMixin, BaseEstimator):
         Schedule of the radius and learning rate over the whole fit.
     n_iter : int, default=10
         Passes over the data.
-    batch_size : int, default=128
+    batch_size : int, default=256
         Examples per update.
     init : {"pca", "random"}, default="pca"
     device : str, default="cpu"
@@ -80,7 +80,7 @@ class SOMEstimator(TransformerMixin, BaseEstimator):
         learning_rate_end: float | None = None,
         decay: str = "exponential",
         n_iter: int = 10,
-        batch_size: int = 128,
+        batch_size: int = 256,
         init: str = "pca",
         device: str = "cpu",
         random_state: Any = None,
