@@ -17,8 +17,8 @@ in one engine run with the phase chosen by epoch:
    (buffer ``pretrain_bias{i}``), used only in its phase;
 2. joint training: the data-dependent expectations from mean-field inference (``mean_field_steps``
    rounds of μⁱ = σ(μⁱ⁻¹·Wⁱ + Wⁱ⁺¹ μⁱ⁺¹ + bⁱ), i = 1..L, started by the doubled bottom-up pass), the
-   model's from persistent chains advanced by one odd/even block-Gibbs sweep per update (the odd
-   layers' statistics Rao-Blackwellised), SGD with momentum and weight cost.
+   model's from persistent chains advanced by ``gibbs_steps`` odd/even block-Gibbs sweeps per update
+   (the odd layers' statistics Rao-Blackwellised), SGD with momentum and weight cost.
 
 The likelihood: summing out the layers of one parity given the other is a product of softplus terms,
 ``log p*(x_odd) = Σ_{i odd} bⁱ·xⁱ + Σ_{i even} Σ_k softplus(input of unit k of layer i)``, so log Z is
@@ -64,6 +64,9 @@ class DBMConfig(ModelConfig):
         pretrain_epochs: epochs of greedy pretraining per layer (0: train jointly from the start).
         mean_field_steps: rounds of mean-field inference for the data-dependent statistics and the bound.
         chains: persistent Gibbs chains of the joint phase.
+        gibbs_steps: block-Gibbs sweeps of those chains per joint update (5, as in the reference
+            implementations: with one sweep the chains of a sharp pretrained model trail the
+            parameters).
         learning_rate, momentum, momentum_start, momentum_warmup, weight_cost: SGD as for the RBM
             (the momentum warm-up counts joint-phase updates; pretraining keeps ``momentum_start``).
         joint_learning_rate: the joint phase's step (its velocities start at zero): at 0.01 with
@@ -81,6 +84,7 @@ class DBMConfig(ModelConfig):
     pretrain_epochs: int = 5
     mean_field_steps: int = 10
     chains: int = 100
+    gibbs_steps: int = 5
     learning_rate: float = 0.01
     joint_learning_rate: float = 0.001
     momentum: float = 0.9
@@ -104,6 +108,7 @@ class DBMConfig(ModelConfig):
             ("pretrain_epochs", self.pretrain_epochs >= 0, "an integer >= 0"),
             ("mean_field_steps", self.mean_field_steps >= 1, "an integer >= 1"),
             ("chains", self.chains >= 1, "an integer >= 1"),
+            ("gibbs_steps", self.gibbs_steps >= 1, "an integer >= 1"),
             ("learning_rate", self.learning_rate > 0, "a positive number"),
             ("joint_learning_rate", self.joint_learning_rate > 0, "a positive number"),
             ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
@@ -195,6 +200,16 @@ class DBM(Model):
         if i < self.depth:
             total = total + xs[i + 1] @ self.weight(i + 1).T
         return total
+
+    def sweep(
+        self, xs: list[torch.Tensor | None], generator: torch.Generator | None, temperature: float = 1.0
+    ) -> list[torch.Tensor | None]:
+        """One block-Gibbs sweep of ``xs`` in place at temperature T: the odd layers drawn given the even
+        ones, then the even layers given the new odd ones; ``xs`` holds [B, Nⁱ] per layer (the odd
+        entries may be None on entry). Returns ``xs``."""
+        for i in (*self.odd_layers, *self.even_layers):
+            xs[i] = bernoulli(torch.sigmoid(self.layer_input(i, xs) / temperature), generator)
+        return xs
 
     def v_given(self, h1: torch.Tensor) -> torch.Tensor:
         """p(v = 1 | h¹): [B, D]."""
@@ -326,7 +341,7 @@ class DBM(Model):
     def _joint_statistics(
         self, v: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Mean-field data statistics minus persistent-chain model statistics (one odd/even sweep)."""
+        """Mean-field data statistics minus persistent-chain model statistics (``gibbs_steps`` sweeps)."""
         mu = [v, *self.mean_field(v)]
         chains = [getattr(self, "chain_v" if i == 0 else f"chain_h{i}") for i in self.even_layers]
         if not self.chain_ready:
@@ -334,12 +349,10 @@ class DBM(Model):
         xs: list[torch.Tensor | None] = [None] * (self.depth + 1)
         for i, chain in zip(self.even_layers, chains, strict=True):
             xs[i] = chain
-        for i in self.odd_layers:
-            xs[i] = bernoulli(torch.sigmoid(self.layer_input(i, xs)), generator)
-        new_even = [bernoulli(torch.sigmoid(self.layer_input(i, xs)), generator) for i in self.even_layers]
-        for i, chain, state in zip(self.even_layers, chains, new_even, strict=True):
-            chain.copy_(state)
-            xs[i] = chain
+        for _ in range(self.config.gibbs_steps):
+            self.sweep(xs, generator)
+        for i, chain in zip(self.even_layers, chains, strict=True):
+            chain.copy_(xs[i])
         for i in self.odd_layers:  # Rao-Blackwellised: the odd layers' probabilities given the new even layers
             xs[i] = torch.sigmoid(self.layer_input(i, xs))
         n, m = len(v), len(xs[0])
@@ -451,11 +464,9 @@ class DBM(Model):
             xs[i] = self.uniform(n, i, generator)
         shots = []
         for step in range(1, steps + 1):
-            for i in (*self.odd_layers, *self.even_layers):
-                p = torch.sigmoid(self.layer_input(i, xs) / temperature)
-                if i == 0 and every and step % every == 0:
-                    shots.append(p)
-                xs[i] = bernoulli(p, generator)
+            self.sweep(xs, generator, temperature)
+            if every and step % every == 0:  # the visibles' probabilities of this sweep (h¹ is unchanged since)
+                shots.append(torch.sigmoid(self.layer_input(0, xs) / temperature))
         return xs[0], shots
 
     @torch.no_grad()
