@@ -141,6 +141,37 @@ def test_joint_model_statistics_match_the_exact_expectations():
     assert not torch.allclose(mu[0].T @ mu[1] - grads["w1"], (v * p[:, None]).T @ h1, atol=0.015)
 
 
+@torch.no_grad()
+def test_composition_averages_the_two_rbms_log_odds(monkeypatch):
+    model = tiny_dbm(d=6, h=(4, 3, 2), pretrain_epochs=1, chains=5)
+    for i in (2, 3):
+        getattr(model, f"pretrain_bias{i}").normal_(0, 1.0)
+    g = torch.Generator().manual_seed(0)
+    v, h1, h2, h3 = (torch.randint(0, 2, (7, n), generator=g).double() for n in (6, 4, 3, 2))
+    below = [2 * v @ model.w1 + model.c1, 2 * h1 @ model.w2 + model.c2]  # the lower RBMs' hidden log-odds
+    above = [
+        2 * h2 @ model.w2.T + model.pretrain_bias2,
+        2 * h3 @ model.w3.T + model.pretrain_bias3,
+    ]  # the upper's visible
+    top = model.c3.clone()
+    model.compose()
+    xs = [v, h1, h2, h3]
+    for i in (1, 2):
+        assert torch.allclose(model.layer_input(i, xs), (below[i - 1] + above[i - 1]) / 2)
+    assert torch.equal(model.c3, top)  # the top layer belongs to one RBM only
+    # the first joint update composes, later ones do not; without pretraining nothing is composed
+    fresh = tiny_dbm(d=6, h=(4, 3, 2), pretrain_epochs=1, chains=5)
+    calls = []
+    monkeypatch.setattr(fresh, "compose", lambda: calls.append(1))
+    for epoch in (0, 1, 2, 3, 3):
+        fresh.step_visible(v, generator=torch.Generator().manual_seed(epoch), epoch=epoch)
+    assert calls == [1]
+    joint_only = tiny_dbm(d=6, h=(4, 3, 2), pretrain_epochs=0, chains=5)
+    monkeypatch.setattr(joint_only, "compose", lambda: calls.append(2))
+    joint_only.step_visible(v, generator=g, epoch=0)
+    assert calls == [1]
+
+
 def test_pretraining_doubles_the_weights_as_the_paper_says():
     """Bottom RBM: p(h¹|v) with 2W¹, p(v|h¹) with W¹; middle: 2W² both ways; top: p(h³|h²) with W³."""
     model = tiny_dbm(d=5, h=(4, 3, 2), std=0.5)

@@ -15,7 +15,11 @@ in one engine run with the phase chosen by epoch:
    bottom-up weights (p(h¹|v) = σ(2 v·W¹ + c¹)), the top RBM its top-down weights, the middle RBMs
    both (Salakhutdinov & Hinton 2012, section 4); an RBM above the first has its own visible bias
    (buffer ``pretrain_bias{i}``), used only in its phase;
-2. joint training: the data-dependent expectations from mean-field inference (``mean_field_steps``
+2. composition, at the first joint update: a layer below the top is the hidden layer of one RBM and
+   the visible layer of the next, and each RBM's input to it was doubled, so its DBM bias becomes the
+   mean of the two RBMs' biases for it, ``bⁱ = (cⁱ + pretrain_biasⁱ⁺¹) / 2``: the DBM's log-odds of a
+   unit are then the average of the two modules' (Salakhutdinov & Hinton 2012, section 4);
+3. joint training: the data-dependent expectations from mean-field inference (``mean_field_steps``
    rounds of μⁱ = σ(μⁱ⁻¹·Wⁱ + Wⁱ⁺¹ μⁱ⁺¹ + bⁱ), i = 1..L, started by the doubled bottom-up pass), the
    model's from persistent chains advanced by ``gibbs_steps`` odd/even block-Gibbs sweeps per update
    (the odd layers' statistics Rao-Blackwellised), SGD with momentum and weight cost.
@@ -274,6 +278,8 @@ class DBM(Model):
     ) -> dict[str, float]:
         """:meth:`update` on float visible states v [B, D]."""
         phase = self.phase(epoch)
+        if phase == "joint" and int(self.joint_steps) == 0 and self.config.pretrain_epochs:
+            self.compose()
         if phase == "joint":
             grads, recon = self._joint_statistics(v, generator)
         else:
@@ -337,6 +343,14 @@ class DBM(Model):
         for i in self.even_layers:
             getattr(self, "chain_v" if i == 0 else f"chain_h{i}").copy_(bernoulli(states[i], generator) if i else start)
         self.chain_ready.fill_(True)
+
+    @torch.no_grad()
+    def compose(self) -> None:
+        """The pretrained RBMs as one DBM: every hidden layer below the top takes the mean of its bias in
+        the RBM below (``c{i}``) and in the RBM above (``pretrain_bias{i+1}``). Run once, by the first
+        joint update after pretraining."""
+        for i in range(1, self.depth):
+            self.bias(i).add_(getattr(self, f"pretrain_bias{i + 1}")).mul_(0.5)
 
     def _joint_statistics(
         self, v: torch.Tensor, generator: torch.Generator | None
