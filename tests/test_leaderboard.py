@@ -98,6 +98,18 @@ def test_the_tightest_recorded_bound_is_used_and_an_exact_value_wins(tmp_path):
     assert read_entry(exact).nats == 99.0 and read_entry(exact).kind == "exact"
 
 
+def test_the_ais_of_most_temperatures_wins_over_cheaper_estimates(tmp_path):
+    # an AIS log Z is biased low: a cheaper AIS gives a lower NLL that is a worse estimate, not a tighter bound
+    def ais(nats, betas):
+        return {"split": "test", "nll_nats": nats, "nll_stderr_nats": 0.6, "bpd": nats / 100,
+                "nll_kind": "lower bound", "method": f"ais_betas={betas}"}  # fmt: skip
+
+    folder = make_run(tmp_path, "dbm", model="dbm", nats=140.9, kind="lower bound",
+                      evaluations=[ais(149.7, 14500), ais(145.0, 3000)])  # fmt: skip
+    entry = read_entry(folder)
+    assert entry.nats == 149.7 and entry.method == "ais_betas=14500"
+
+
 def test_runs_without_test_metrics_are_left_out_with_the_reason(tmp_path, capsys):
     make_run(tmp_path, "good", nats=90.0)
     make_run(tmp_path, "unfinished", metrics=False)

@@ -70,6 +70,15 @@ def test_ais_interval_holds_the_exact_log_z(rbm_run, capsys):
     low, high = map(float, re.search(r"interval \[(-?[\d.]+), (-?[\d.]+)\]", out).groups())
     assert low <= exact <= high
     assert "test log-likelihood" in out and "AIS estimate" in out
+    # the AIS figure is recorded for the leaderboard (the exact one is the run's own already)
+    from untaught.io import read_json
+    from untaught.leaderboard import read_entry
+
+    record = read_json(rbm_run / "metrics.json")["evaluations"][-1]
+    ll = float(re.search(r"test log-likelihood: (-?[\d.]+)", out).group(1))
+    assert record["method"] == "ais_betas=300" and record["nll_nats"] == pytest.approx(-ll, abs=1e-3)
+    assert len(read_json(rbm_run / "metrics.json")["evaluations"]) == 1
+    assert read_entry(rbm_run).kind == "exact"  # an exact value still wins
 
 
 def test_pictures_refuse_other_models(tmp_path, capsys):
