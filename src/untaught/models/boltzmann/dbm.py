@@ -75,10 +75,10 @@ class DBMConfig(ModelConfig):
             (the momentum warm-up counts joint-phase updates; pretraining keeps ``momentum_start``).
         joint_learning_rate: the joint phase's step (its velocities start at zero). On a pretrained
             784-500-1000 DBM of Fashion-MNIST, 0.001 with momentum 0.9 (an effective step of 0.01)
-            sent the persistent chains away from the data within 300 updates of the warm-up's end and
-            the bound up by 50-100 nats; 0.001 at momentum 0.5 was noisy (bound 158, then 209 nats);
-            0.0003 at 0.5 improved it steadily (260 -> 172 -> 163 nats over two epochs, AIS of
-            4,000 temperatures; BENCHMARKS.md), hence these defaults.
+            sent the persistent chains away from the data and the bound up by 180 nats within 1,000
+            updates of the warm-up's end; at momentum 0.5 both 0.001 and 0.0003 improved it by ~100
+            nats in 1,500 updates, 0.001 less steadily (once 158 -> 209 nats); BENCHMARKS.md. Hence
+            these defaults.
         log_z: 'auto' (exact when one parity has at most 20 units), 'exact' or 'ais'; ais_chains,
             ais_betas for log_prob.
         sample_steps: Gibbs sweeps from random states for :meth:`DBM.sample`.
