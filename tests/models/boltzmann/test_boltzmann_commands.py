@@ -10,6 +10,8 @@ from PIL import Image
 
 import untaught
 from untaught.cli import main
+from untaught.io import read_json
+from untaught.leaderboard import read_entry
 from untaught.models.boltzmann import DBM, RBM, DBMConfig, RBMConfig
 
 
@@ -70,15 +72,26 @@ def test_ais_interval_holds_the_exact_log_z(rbm_run, capsys):
     low, high = map(float, re.search(r"interval \[(-?[\d.]+), (-?[\d.]+)\]", out).groups())
     assert low <= exact <= high
     assert "test log-likelihood" in out and "AIS estimate" in out
-    # the AIS figure is recorded for the leaderboard (the exact one is the run's own already)
-    from untaught.io import read_json
-    from untaught.leaderboard import read_entry
+    # the run's own log Z is exact: the AIS figure is not recorded, the leaderboard keeps the exact NLL
+    metrics = read_json(rbm_run / "metrics.json")
+    entry = read_entry(rbm_run)
+    assert "evaluations" not in metrics and entry.method == "" and entry.nats == metrics["test_nll_nats"]
 
-    record = read_json(rbm_run / "metrics.json")["evaluations"][-1]
-    ll = float(re.search(r"test log-likelihood: (-?[\d.]+)", out).group(1))
-    assert record["method"] == "ais_betas=300" and record["nll_nats"] == pytest.approx(-ll, abs=1e-3)
-    assert len(read_json(rbm_run / "metrics.json")["evaluations"]) == 1
-    assert read_entry(rbm_run).kind == "exact"  # an exact value still wins
+
+def test_ais_figures_of_an_ais_run_are_recorded_and_the_most_temperatures_win(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = RBM(RBMConfig(shape=(1, 8, 8), hidden=10, chains=20, log_z="ais", ais_chains=10, ais_betas=30))
+    run = tmp_path / "run"
+    untaught.train(model, "digits", binarize="static", epochs=1, out=run, progress=False, threads=1, samples=0)
+    for betas in ("300", "100"):
+        assert main(["ais", str(run), "--chains", "50", "--betas", betas]) == 0
+    out = capsys.readouterr().out
+    first = float(re.findall(r"test log-likelihood: (-?[\d.]+)", out)[0])
+    records = read_json(run / "metrics.json")["evaluations"]
+    assert [r["method"] for r in records] == ["ais_betas=300", "ais_betas=100"]
+    assert all(r["nll_kind"] == "estimate" and r["split"] == "test" for r in records)
+    entry = read_entry(run)
+    assert entry.method == "ais_betas=300" and entry.nats == pytest.approx(-first, abs=1e-3)
 
 
 def test_pictures_refuse_other_models(tmp_path, capsys):

@@ -121,7 +121,6 @@ def test_joint_chains_start_at_the_data(monkeypatch):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def test_joint_model_statistics_match_the_exact_expectations():
     # the negative phase of one joint update, from chains started at a single data row, after
     # ``gibbs_steps`` sweeps: E_model[v h¹ᵀ] and E_model[h¹ h²ᵀ] (Rao-Blackwellised) by enumeration
@@ -172,6 +171,7 @@ def test_composition_averages_the_two_rbms_log_odds(monkeypatch):
     assert calls == [1]
 
 
+@torch.no_grad()
 def test_pretraining_doubles_the_weights_as_the_paper_says():
     """Bottom RBM: p(h¹|v) with 2W¹, p(v|h¹) with W¹; middle: 2W² both ways; top: p(h³|h²) with W³."""
     model = tiny_dbm(d=5, h=(4, 3, 2), std=0.5)

@@ -254,7 +254,8 @@ class PixelRNN(AutoregressiveModel):
 
     @classmethod
     def variant(cls, config: dict[str, Any]) -> str:
-        return {"row": "Row LSTM", "diagonal": "Diagonal BiLSTM"}[config.get("layer", "row")]
+        layer = config.get("layer", "row")
+        return {"row": "Row LSTM", "diagonal": "Diagonal BiLSTM"}.get(layer, str(layer))
 
     def __init__(self, config: PixelRNNConfig) -> None:
         super().__init__(config)

@@ -386,6 +386,13 @@ class DBM(Model):
         sizes = self.config.sizes
         return sum(sizes[0::2]), sum(sizes[1::2])
 
+    @property
+    def log_z_is_exact(self) -> bool:
+        """Whether :meth:`log_prob` enumerates log Z: config.log_z 'exact', or 'auto' with one parity of
+        at most ``EXACT_LIMIT`` units."""
+        c = self.config
+        return c.log_z == "exact" or (c.log_z == "auto" and min(self._parity_units()) <= EXACT_LIMIT)
+
     def log_partition(
         self,
         method: Literal["exact", "ais"] | None = None,
@@ -397,8 +404,7 @@ class DBM(Model):
         """log Z in nats: exact (enumerating the parity with fewer units, summing out the other) or AIS
         over the odd layers (default: ``config.log_z``)."""
         c = self.config
-        small = min(self._parity_units())
-        method = method or ("exact" if c.log_z == "exact" or (c.log_z == "auto" and small <= EXACT_LIMIT) else "ais")
+        method = method or ("exact" if self.log_z_is_exact else "ais")
         if method == "exact":
             return LogPartition.exact(self._exact_log_z())
         if method != "ais":

@@ -302,9 +302,10 @@ class RBM(Model):
     # -- density ----------------------------------------------------------------------------------
     @property
     def log_prob_kind(self) -> LogProbKind:  # type: ignore[override]
-        return "exact" if self._exact_log_z() else "estimate"
+        return "exact" if self.log_z_is_exact else "estimate"
 
-    def _exact_log_z(self) -> bool:
+    @property
+    def log_z_is_exact(self) -> bool:
         """Whether log Z is enumerated: config.log_z 'exact', or 'auto' with at most EXACT_LIMIT units to sum over."""
         c = self.config
         return c.log_z == "exact" or (c.log_z == "auto" and self._enumerated_units() <= EXACT_LIMIT)
@@ -326,7 +327,7 @@ class RBM(Model):
         AIS runs ``chains`` x ``betas`` (defaults from the config); without a generator it uses a
         fixed seed, so repeated calls on the same weights agree.
         """
-        method = method or ("exact" if self._exact_log_z() else "ais")
+        method = method or ("exact" if self.log_z_is_exact else "ais")
         if method == "exact":
             return LogPartition.exact(self._exact_log_partition())
         if method != "ais":

@@ -137,7 +137,7 @@ class ReplicatedSoftmax(RBM):
         generator: torch.Generator | None = None,
     ) -> dict[int, LogPartition]:
         """log Z_N for every N in ``lengths`` (one pass over the hidden states, or one AIS run for all)."""
-        method = method or ("exact" if self._exact_log_z() else "ais")
+        method = method or ("exact" if self.log_z_is_exact else "ais")
         n = torch.tensor(sorted(set(lengths)), dtype=torch.float64, device=self.weight.device)
         if method == "exact":
             values = exact_rsm_log_partition(self.weight, self.visible_bias, self.hidden_bias, n)
