@@ -18,7 +18,9 @@ in one engine run with the phase chosen by epoch:
 2. composition, at the first joint update: a layer below the top is the hidden layer of one RBM and
    the visible layer of the next, and each RBM's input to it was doubled, so its DBM bias becomes the
    mean of the two RBMs' biases for it, ``bⁱ = (cⁱ + pretrain_biasⁱ⁺¹) / 2``: the DBM's log-odds of a
-   unit are then the average of the two modules' (Salakhutdinov & Hinton 2012, section 4);
+   unit are then the average of the two modules' (Salakhutdinov & Hinton 2012, section 4); a model
+   evaluated before its first joint update (a run stopped after pretraining, the validation of the
+   last pretraining epoch) has its biases uncomposed;
 3. joint training: the data-dependent expectations from mean-field inference (``mean_field_steps``
    rounds of μⁱ = σ(μⁱ⁻¹·Wⁱ + Wⁱ⁺¹ μⁱ⁺¹ + bⁱ), i = 1..L, started by the doubled bottom-up pass), the
    model's from persistent chains advanced by ``gibbs_steps`` odd/even block-Gibbs sweeps per update
