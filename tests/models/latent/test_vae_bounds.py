@@ -141,6 +141,22 @@ def test_conv_vae_models_8_bit_images_with_the_discretised_logistic():
     assert model.decode(model.encode(x)).shape == (3, 1, 8, 8)
 
 
+@torch.no_grad()
+def test_conv_decoder_has_a_bias_per_pixel_and_parameter():
+    model = ConvVAE(ConvVAEConfig(shape=(1, 8, 8), levels=256, latent=3, channels=(4, 8))).double()
+    bias = model.decoder[-1].bias
+    assert bias.shape == (model.params_per_pixel, 8, 8)  # logistic mixture: P parameters per pixel
+    for p in model.decoder.parameters():
+        p.zero_()
+    bias.copy_(torch.randn(bias.shape, dtype=bias.dtype))
+    out = model.decoder_params(torch.randn(2, 3, dtype=torch.float64))  # [N, C, H, W, P]
+    assert torch.equal(out[0], out[1]) and torch.equal(out[0, 0], bias.permute(1, 2, 0))
+    plain = ConvVAE(ConvVAEConfig(shape=(1, 8, 8), levels=2, latent=3, channels=(4, 8), pixel_bias=False))
+    assert sum(p.numel() for p in plain.parameters()) + 64 == sum(
+        p.numel() for p in ConvVAE(ConvVAEConfig(shape=(1, 8, 8), levels=2, latent=3, channels=(4, 8))).parameters()
+    )
+
+
 def test_bad_input_is_refused_with_the_argument_named():
     with pytest.raises(ValueError, match="'bernoulli' models binary data, but the data have 256 levels"):
         VAEConfig(shape=(1, 28, 28), levels=256, likelihood="bernoulli")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
+import torch
 from torch import nn
 
 Activation = Literal["relu", "sigmoid", "tanh", "linear"]
@@ -72,3 +73,15 @@ def conv_decoder(shape: tuple[int, ...], channels: tuple[int, ...], code: int, a
         if i < len(channels) - 1:
             layers.append(activation(act))
     return nn.Sequential(*layers)
+
+
+class PixelBias(nn.Module):
+    """A learned bias per output element, added to inputs [B, *shape]: the position-dependent offsets
+    (an image's dark border, a garment's usual outline) that a convolution's per-channel bias cannot give."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bias

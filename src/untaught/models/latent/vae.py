@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..autoencoders.networks import conv_decoder, conv_encoder, mlp
+from ..autoencoders.networks import PixelBias, conv_decoder, conv_encoder, mlp
 from ..base import ModelConfig, check_fields
 from ..flows.autoregressive import autoregressive_stack
 from ..flows.transforms import Compose
@@ -62,6 +62,8 @@ class VAEConfig(ModelConfig):
         network: 'mlp' (fully connected) or 'conv' (stride-2 convolutions and their transposes).
         hidden: hidden layer sizes of the MLP encoder (the decoder mirrors them).
         channels: channels of the convolutional encoder (the decoder mirrors them).
+        pixel_bias: the convolutional decoder ends with a learned bias per pixel and likelihood
+            parameter (:class:`~untaught.models.autoencoders.networks.PixelBias`).
         likelihood: decoder likelihood: 'auto' (Bernoulli for binary data, discretised logistic for
             8-bit data, categorical otherwise), 'bernoulli', 'categorical' or 'logistic'.
         objective: 'elbo' or 'iwae' (the importance-weighted bound).
@@ -81,6 +83,7 @@ class VAEConfig(ModelConfig):
     network: Literal["mlp", "conv"] = "mlp"
     hidden: tuple[int, ...] = (400,)
     channels: tuple[int, ...] = (32, 64)
+    pixel_bias: bool = True
     likelihood: Likelihood = "auto"
     objective: Literal["elbo", "iwae"] = "elbo"
     k: int = 1
@@ -145,6 +148,8 @@ class VAE(LatentVariableModel):
         else:
             self.encoder = conv_encoder(config.shape, config.channels, encoded, "relu", "linear")
             self.decoder = conv_decoder(out_shape, config.channels, config.latent, "relu")
+            if config.pixel_bias:
+                self.decoder.append(PixelBias(out_shape))
         # z -> z_0 (data -> noise, as the flows' IAF model); posterior draws run its one-pass inverse
         steps = autoregressive_stack(
             config.latent, config.flow_steps, config.flow_hidden, context=config.flow_context, inverted=True
