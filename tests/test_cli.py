@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from untaught.cli import _train_options, build_parser, main
 from untaught.registry import model_names
@@ -29,6 +30,38 @@ def test_train_eval_sample(tmp_path, capsys):
     from PIL import Image
 
     assert Image.open(tmp_path / "s.png").size[0] > 8 * 3
+
+
+def test_compare_is_paired(tmp_path, capsys):
+    base = ["train", "made", "--data", "digits", "--epochs", "1", "--hidden", "32", "--no-progress", "--threads", "1"]
+    a, b, other = tmp_path / "a", tmp_path / "b", tmp_path / "other"
+    assert main([*base, "--out", str(a)]) == 0
+    assert main([*base, "--hidden", "8", "--out", str(b)]) == 0
+    assert main([*base, "--levels", "9", "--out", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(a), str(a), "--images", "50"]) == 0  # a model against itself: exactly 0
+    out = capsys.readouterr().out
+    assert "A - B: +0.0000 ± 0.0000 nats" in out and "no difference shown" in out
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "paired over the same 360 examples" in out
+    assert main(["compare", str(a), str(other)]) == 2
+    assert "a paired comparison needs the same data" in capsys.readouterr().err
+    assert main(["compare", str(a), str(b), "--images", "1"]) == 2
+    assert "--images must be in [2, 360] (the test split's size); got 1" in capsys.readouterr().err
+
+
+def test_paired_standard_error_removes_shared_variation():
+    from untaught.evaluation import paired_difference
+
+    gen = torch.Generator().manual_seed(0)
+    shared = 100 * torch.randn(1000, generator=gen, dtype=torch.float64)  # per-example difficulty
+    a = shared + torch.randn(1000, generator=gen, dtype=torch.float64)
+    b = shared + 0.5 + torch.randn(1000, generator=gen, dtype=torch.float64)
+    mean, stderr = paired_difference(a, b)
+    assert abs(mean + 0.5) < 4 * stderr and stderr < 0.1  # unpaired, each mean has a 3.2 standard error
+    with pytest.raises(ValueError, match="same N >= 2"):
+        paired_difference(a, b[:10])
 
 
 @pytest.mark.parametrize(

@@ -154,14 +154,12 @@ def _report(folder: Path, metrics: dict[str, Any]) -> None:
         print(line)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    import torch
-
-    from .evaluation import NLL, evaluate_nll, record_evaluation
+def _model_to_evaluate(run: str, args: argparse.Namespace):
+    """A run's folder and model, with the evaluation options of ``args`` (--ensemble, --iwae-k)
+    applied; the options given, as a dict."""
     from .io import load_model, run_folder
-    from .training import run_data
 
-    folder = run_folder(args.run)
+    folder = run_folder(run)
     model = load_model(folder)
     # evaluation options are config fields a model declares (--ensemble: MADE, --iwae-k: VAEs, DRAW)
     given = {name: getattr(args, name) for name in EVAL_OPTIONS if getattr(args, name) is not None}
@@ -170,15 +168,71 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} applies to {EVAL_OPTIONS[name]}; {model.name} has no {name}")
     if given:
         model.config = dataclasses.replace(model.config, **given)  # the config checks the values
-    torch.set_num_threads(args.threads or torch.get_num_threads())
-    data = run_data(folder)
     if "log_prob" not in model.capabilities():
         raise ValueError(f"{model.name} has no log_prob: there is no NLL to evaluate")
+    return folder, model, given
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from .evaluation import NLL, evaluate_nll, record_evaluation
+    from .training import run_data
+
+    folder, model, given = _model_to_evaluate(args.run, args)
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    data = run_data(folder)
     started = time.perf_counter()
     result: NLL = evaluate_nll(model, getattr(data, args.split), batch_size=args.batch_size)
     seconds = time.perf_counter() - started
     print(f"{model.name} on {data.name} ({args.split}): {result} [{seconds:.1f} s]")
     record_evaluation(folder, result, args.split, " ".join(f"{k}={v}" for k, v in given.items()), seconds)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import math
+
+    import torch
+
+    from .data import Split
+    from .evaluation import nll_values, paired_difference, summarize_nll
+    from .io import CONFIG, read_json
+    from .training import run_data
+
+    runs = [_model_to_evaluate(run, args) for run in (args.run_a, args.run_b)]
+    trained_on = [
+        {k: read_json(folder / CONFIG)["train"].get(k) for k in ("data", "binarize", "levels")} for folder, _, _ in runs
+    ]
+    if trained_on[0] != trained_on[1]:
+        raise ValueError(
+            f"{runs[0][0]} was trained on {trained_on[0]} and {runs[1][0]} on {trained_on[1]}: "
+            "a paired comparison needs the same data"
+        )
+    split = getattr(run_data(runs[0][0]), args.split)
+    if args.images is not None:
+        if not 2 <= args.images <= len(split.x):
+            raise ValueError(
+                f"--images must be in [2, {len(split.x)}] (the {args.split} split's size); got {args.images}"
+            )
+        split = Split(split.x[: args.images], split.y[: args.images], split.levels)
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    dims = math.prod(split.x.shape[1:])
+    values = []
+    for folder, model, _ in runs:
+        torch.manual_seed(args.seed)
+        started = time.perf_counter()
+        values.append(nll_values(model, split, batch_size=args.batch_size))
+        summary = summarize_nll(values[-1], dims, model.log_prob_kind)
+        print(f"{folder} ({model.name}): {summary} [{time.perf_counter() - started:.1f} s]")
+    mean, stderr = paired_difference(*values)
+    kinds = {model.log_prob_kind for _, model, _ in runs}
+    note = "" if kinds == {"exact"} else " (a difference of the figures above, which are not all exact NLLs)"
+    print(f"A - B: {mean:+.4f} ± {stderr:.4f} nats per example, paired over the same {len(split.x)} examples{note}")
+    if abs(mean) > 2 * stderr:
+        print(f"{'A' if mean < 0 else 'B'} is lower by more than 2 paired standard errors")
+    else:
+        print("within 2 paired standard errors: no difference shown")
     return 0
 
 
@@ -275,6 +329,18 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="paired NLL difference of two runs on the same examples")
+    p.add_argument("run_a", help="run folder A")
+    p.add_argument("run_b", help="run folder B (trained on the same data as A)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test")
+    p.add_argument("--images", type=int, help="only the first N examples of the split")
+    p.add_argument("--ensemble", type=int, help="masks to average (MADE), for both runs")
+    p.add_argument("--iwae-k", type=int, help="importance samples of the IWAE bound, for both runs")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--seed", type=int, default=0, help="seed of each model's evaluation (IWAE samples)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sample", help="draw samples from a run into a PNG grid")
     p.add_argument("run", help="run folder")

@@ -45,8 +45,8 @@ def bits_per_dim(nats: float, dims: int) -> float:
 
 
 @torch.no_grad()
-def evaluate_nll(model: torch.nn.Module, data: Split, batch_size: int = 512) -> NLL:
-    """Mean negative ``model.log_prob`` over ``data`` in nats, with its standard error and bits/dim."""
+def nll_values(model: torch.nn.Module, data: Split, batch_size: int = 512) -> torch.Tensor:
+    """Negative ``model.log_prob`` of every example of ``data``: [N] float64 nats (finite, else an error)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -61,10 +61,30 @@ def evaluate_nll(model: torch.nn.Module, data: Split, batch_size: int = 512) -> 
     nll = -values
     if not torch.isfinite(nll).all():
         raise FloatingPointError("log_prob returned non-finite values on the evaluation data")
+    return nll
+
+
+def summarize_nll(nll: torch.Tensor, dims: int, kind: str) -> NLL:
+    """Mean, standard error and bits/dim of per-example NLLs [N] in nats (``dims`` per example)."""
     stderr = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else float("nan")
-    dims = math.prod(data.x.shape[1:])
     mean = float(nll.mean())
-    return NLL(mean, bits_per_dim(mean, dims), stderr, len(nll), model.log_prob_kind)
+    return NLL(mean, bits_per_dim(mean, dims), stderr, len(nll), kind)
+
+
+def evaluate_nll(model: torch.nn.Module, data: Split, batch_size: int = 512) -> NLL:
+    """Mean negative ``model.log_prob`` over ``data`` in nats, with its standard error and bits/dim."""
+    return summarize_nll(nll_values(model, data, batch_size), math.prod(data.x.shape[1:]), model.log_prob_kind)
+
+
+def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """Mean of a − b over the same examples [N] and its standard error (the paired one: example-to-
+    example variation, shared by both models, cancels)."""
+    if a.shape != b.shape or a.dim() != 1 or len(a) < 2:
+        raise ValueError(
+            f"need two [N] vectors over the same N >= 2 examples; got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    d = a - b
+    return float(d.mean()), float(d.std() / math.sqrt(len(d)))
 
 
 def describe_metrics(metrics: dict) -> list[str]:
