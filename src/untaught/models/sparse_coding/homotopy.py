@@ -65,8 +65,9 @@ def homotopy(
             :func:`~.solvers.fista`; 'objective' is certified by the gap); rows that miss it are
             finished by FISTA with these settings and at most ``max_iter`` iterations.
         max_steps: cap on the path's pieces per row (default 4K).
-        lockstep: on a CPU, take the batched tensor path that other devices take, instead of the
-            compiled per-row one (:mod:`.homotopy_rows`); both give the same codes up to rounding.
+        lockstep: on a CPU, take the batched tensor path that other devices (and other dtypes than
+            float32 / float64) take, instead of the compiled per-row one (:mod:`.homotopy_rows`);
+            both give the same codes up to rounding.
 
     Returns:
         :class:`~.solvers.LassoResult`: codes [B, K] in the dtype of ``x``; ``iterations`` [B] the
@@ -86,7 +87,7 @@ def homotopy(
     rows = (lam0 > lam).nonzero().flatten()
     if len(rows) and float(gram.diagonal().min()) <= 0:
         failed[rows] = True  # a zero atom: leave these rows to FISTA
-    elif len(rows) and dev.type == "cpu" and not lockstep:
+    elif len(rows) and dev.type == "cpu" and dt in (torch.float32, torch.float64) and not lockstep:
         codes, steps, failed = _rows_on_cpu(c, gram, lam, nonneg, max_steps)
     elif len(rows):
         _path(c, gram, lam, nonneg, rows, lam0[rows], first[rows], max_steps, codes, steps, failed)
