@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ..base import Model, ModelConfig, check_fields, require_continuous
-from .homotopy import homotopy
+from .homotopy import compiled_path, homotopy
 from .solvers import STOPS, LassoResult, fista, lasso_objective
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -66,9 +66,9 @@ class SparseCodingConfig(ModelConfig):
         solver: 'homotopy' (exact path, :mod:`.homotopy`, certified to ``tol`` by the duality gap),
             'fista' (:mod:`.solvers`, without momentum restarts: on image patches they saved no
             iterations and tripled the cost of one at minibatch sizes), or 'auto': the homotopy on a
-            CPU (its compiled per-row path: 1.7 ms for 256 patches against FISTA's 21 ms) and, on
-            other devices, for batches of at least ``HOMOTOPY_ROWS`` signals, FISTA below (there the
-            path takes its pieces in lockstep, ~40 for the slowest of 256 patches, and each costs
+            CPU in float32 / float64 (its compiled per-row path: 1.7 ms for 256 patches against
+            FISTA's 21 ms) and otherwise for batches of at least ``HOMOTOPY_ROWS`` signals, FISTA
+            below (there the path takes its pieces in lockstep, ~40 for the slowest of 256 patches, and each costs
             some 40 tensor operations, against 5 for a FISTA iteration). Warm starts
             (``codes(init=...)``) always use FISTA.
         tol, stop, max_iter: the stopping rule of every coding ('objective', 'kkt' or 'gap'; see
@@ -210,7 +210,7 @@ class SparseCoding(Model):
         c = self.config
         settings = {"tol": c.tol, "stop": c.stop, "max_iter": c.max_iter, "nonneg": c.nonneg, **options}
         d = self.dictionary if dictionary is None else dictionary
-        auto = x.device.type == "cpu" or len(x) >= HOMOTOPY_ROWS
+        auto = compiled_path(x) or len(x) >= HOMOTOPY_ROWS
         if init is None and (c.solver == "homotopy" or (c.solver == "auto" and auto)):
             return homotopy(x, d, c.lam, **settings)
         return fista(x, d, c.lam, init=init, restart=False, **settings)

@@ -87,7 +87,7 @@ def homotopy(
     rows = (lam0 > lam).nonzero().flatten()
     if len(rows) and float(gram.diagonal().min()) <= 0:
         failed[rows] = True  # a zero atom: leave these rows to FISTA
-    elif len(rows) and dev.type == "cpu" and dt in (torch.float32, torch.float64) and not lockstep:
+    elif len(rows) and compiled_path(x) and not lockstep:
         codes, steps, failed = _rows_on_cpu(c, gram, lam, nonneg, max_steps)
     elif len(rows):
         _path(c, gram, lam, nonneg, rows, lam0[rows], first[rows], max_steps, codes, steps, failed)
@@ -108,6 +108,11 @@ def homotopy(
     return LassoResult(codes, steps, converged)
 
 
+def compiled_path(x: torch.Tensor) -> bool:
+    """Whether the homotopy of ``x`` runs the compiled per-row path: float32 / float64 on a CPU."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+
+
 def _rows_on_cpu(
     c: torch.Tensor, gram: torch.Tensor, lam: float, nonneg: bool, max_steps: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,7 +124,7 @@ def _rows_on_cpu(
     threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(threads)
     c, gram = c.detach().contiguous().numpy(), gram.detach().contiguous().numpy()
-    out = lars_rows(c, gram, lam, nonneg, max_steps, chunks_for(len(c), threads))
+    out = lars_rows(c, gram, float(lam), bool(nonneg), int(max_steps), chunks_for(len(c), threads))
     return tuple(torch.from_numpy(t) for t in out)
 
 
