@@ -66,11 +66,11 @@ class SparseCodingConfig(ModelConfig):
         solver: 'homotopy' (exact path, :mod:`.homotopy`, certified to ``tol`` by the duality gap),
             'fista' (:mod:`.solvers`, without momentum restarts: on image patches they saved no
             iterations and tripled the cost of one at minibatch sizes), or 'auto': the homotopy on a
-            CPU in float32 / float64 (its compiled per-row path: 1.7 ms for 256 patches against
-            FISTA's 21 ms) and otherwise for batches of at least ``HOMOTOPY_ROWS`` signals, FISTA
-            below (there the path takes its pieces in lockstep, ~40 for the slowest of 256 patches, and each costs
-            some 40 tensor operations, against 5 for a FISTA iteration). Warm starts
-            (``codes(init=...)``) always use FISTA.
+            CPU in float32 / float64 (its compiled per-row path: 1.9 ms for 256 patches against
+            FISTA's 17 ms) and otherwise for batches of at least ``HOMOTOPY_ROWS`` signals, FISTA
+            below (there the path takes its pieces in lockstep, ~40 for the slowest of 256
+            patches, and each costs some 40 tensor operations, against 5 for a FISTA iteration).
+            Warm starts (``codes(init=...)``) always use FISTA.
         tol, stop, max_iter: the stopping rule of every coding ('objective', 'kkt' or 'gap'; see
             :mod:`.solvers`) and FISTA's iteration cap.
         dictionary_steps: block-coordinate sweeps per online dictionary step.
