@@ -23,9 +23,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as bench/sparse_coding_be
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
+from sparse_coding_bench import timed
 
 from untaught.data import load_split
 from untaught.models.sparse_coding import DictionaryLearner, fista, homotopy
@@ -40,13 +40,9 @@ t = time.perf_counter(); homotopy(x, d, 1.0); print(time.perf_counter() - t)
 
 
 def best(fn, rounds: int = ROUNDS) -> float:
+    """Best seconds of ``rounds`` calls after one warm-up call."""
     fn()
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return timed(fn, rounds)[0][0]
 
 
 def first_calls() -> tuple[float, float]:
