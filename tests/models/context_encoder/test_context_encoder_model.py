@@ -66,8 +66,9 @@ def test_reconstruction_loss_has_zero_gradient_from_pixels_outside_the_hole(kind
     assert torch.all(out.grad[~outside] != 0)
 
 
-def test_the_network_never_sees_the_pixels_in_the_hole():
-    model = tiny().eval()
+@pytest.mark.parametrize("skips", [False, True])
+def test_the_network_never_sees_the_pixels_in_the_hole(skips):
+    model = tiny(skips=skips).eval()
     x = images()
     mask = model.masks(len(x))
     u = model.inputs(x).requires_grad_(True)
@@ -86,9 +87,10 @@ def test_inpaint_changes_only_the_hole():
     assert not torch.equal(filled[~outside], x[~outside])
 
 
-def test_mean_offset_makes_zero_decoder_logits_the_mean_fill():
-    model = tiny(mask="region").eval()
-    last = model.decoder[-1]
+@pytest.mark.parametrize("skips", [False, True])
+def test_mean_offset_makes_zero_decoder_logits_the_mean_fill(skips):
+    model = tiny(mask="region", skips=skips).eval()
+    last = model.decoder[-1][-1]
     torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
     u = model.inputs(images())
     mask = model.masks(len(u), torch.Generator().manual_seed(2))
@@ -163,6 +165,25 @@ def test_bad_configs_name_the_field():
         tiny(mask="star")
     with pytest.raises(ValueError, match="divisible by 8"):
         ContextEncoderConfig(shape=(3, 12, 12), hole=4, channels=(2, 2, 2), disc_channels=(2,))
+
+
+@pytest.mark.parametrize("skips", [False, True])
+def test_skips_feed_each_decoder_layer_the_encoder_features_of_its_resolution(skips):
+    """Decoding the code of ``encode`` gives the prediction of an image without a hole; with skips the
+    code holds every encoder layer's output, and the output depends on the finest of them."""
+    model = tiny(shape=(3, 32, 32), channels=(4, 5, 6), skips=skips).eval()
+    x = images(3, 32)
+    z = model.encode(x)
+    sizes = [6 * 4 * 4] + ([4 * 16 * 16, 5 * 8 * 8, 6 * 4 * 4] if skips else [])
+    assert z.shape == (3, sum(sizes))
+    u = model.inputs(x)
+    model.config.mean_offset = False
+    assert torch.allclose(model.decode(z), model.predict(u, torch.zeros_like(u[:, :1])), atol=1e-12)
+    finest = z.clone()
+    finest[:, sizes[0] : sizes[0] + 4 * 16 * 16] += 1.0
+    assert torch.equal(model.decode(finest), model.decode(z)) != skips
+    with pytest.raises(ValueError, match=rf"z must have shape \(B, {sum(sizes)}\)"):
+        model.decode(z[:, :-1])
 
 
 def test_the_decoder_paints_no_checkerboard():

@@ -21,7 +21,10 @@ into the fill (Odena, Dumoulin, Olah 2016). Batch norm pools its statistics over
 (:class:`~untaught.nn.batchnorm.SyncBatchNorm2d`), so a DDP run follows the single-process run.
 The channel-wise fully connected layer connects every position of the bottleneck to every other
 position within each channel (``C * (hw)^2`` weights instead of ``(C hw)^2``), then a 1x1
-convolution mixes the channels.
+convolution mixes the channels. With ``skips`` (not in the paper), each decoder layer also receives
+the encoder's features of its input resolution (a U-Net: Ronneberger, Fischer, Brox 2015), so the
+fill can continue the fine detail at the hole's border that the bottleneck has lost; the encoder
+never sees the hole's pixels, so neither do the skips.
 
 References:
     Pathak, Krähenbühl, Donahue, Darrell, Efros. Context Encoders: Feature Learning by Inpainting.
@@ -97,6 +100,8 @@ class ContextEncoderConfig(ModelConfig):
         reconstruction_weight, adversarial_weight: weights of the two generator terms
             (0.999 / 0.001 in the paper; adversarial_weight 0 trains without a discriminator).
         flip: in training, mirror each image left-right with probability 1/2 (augmentation).
+        skips: feed each decoder layer the encoder's features of the same resolution besides the
+            previous layer's output (U-Net skip connections; not in the paper).
         mean_offset: add the logit of the context's mean colour (per image and channel) to the
             decoder's output logits, so the network learns the fill's departure from mean-fill
             instead of the absolute colour (not in the paper; without it, fills of flat regions
@@ -113,6 +118,7 @@ class ContextEncoderConfig(ModelConfig):
     adversarial_weight: float = 0.001
     flip: bool = True
     mean_offset: bool = True
+    skips: bool = False
 
     def __post_init__(self) -> None:
         check_fields(
@@ -150,8 +156,9 @@ class ContextEncoder(Model):
 
     ``inpaint(x, mask)``: uint8 [B, C, H, W] images and masks [B, 1, H, W] (1 = hole) -> uint8
     images with the hole filled and the context untouched.
-    ``encode(x)``: the bottleneck features of whole images, float [B, channels[-1] * h * w].
-    ``decode(z)``: features -> predicted images, float [B, C, H, W] in [0, 1] (no context: the
+    ``encode(x)``: the code of whole images (no hole), flattened: float [B, sum of ``code_shapes``'
+    sizes] (the bottleneck's channels[-1] * h * w, then with skips every encoder layer's features).
+    ``decode(z)``: codes -> predicted images, float [B, C, H, W] in [0, 1] (no context: the
     ``mean_offset`` is that of mid-grey, 0).
     """
 
@@ -164,18 +171,22 @@ class ContextEncoder(Model):
         super().__init__(config)
         c, h, w = config.shape
         chans = config.channels
-        enc: list[nn.Module] = []
-        for i, (a, b) in enumerate(itertools.pairwise((c + 1, *chans))):
-            enc += _down(a, b, norm=i > 0)
-        self.encoder = nn.Sequential(*enc)
-        self.bottleneck = (chans[-1], h >> len(chans), w >> len(chans))
+        self.encoder = nn.ModuleList(
+            nn.Sequential(*_down(a, b, norm=i > 0)) for i, (a, b) in enumerate(itertools.pairwise((c + 1, *chans)))
+        )
+        n = len(chans)
+        self.bottleneck = (chans[-1], h >> n, w >> n)
         self.channelwise = ChannelwiseLinear(chans[-1], self.bottleneck[1] * self.bottleneck[2])
         self.mix = nn.Sequential(nn.Dropout(0.0), nn.Conv2d(chans[-1], chans[-1], 1), nn.ReLU())
-        dec: list[nn.Module] = []
-        outs = (*reversed(chans[:-1]), c)
-        for i, (a, b) in enumerate(zip(reversed(chans), outs, strict=True)):
-            dec += _up(a, b, last=i == len(chans) - 1)
-        self.decoder = nn.Sequential(*dec)
+        # the code: the bottleneck, then (with skips) the encoder's features, finest first
+        self.code_shapes = [self.bottleneck] + (
+            [(b, h >> (i + 1), w >> (i + 1)) for i, b in enumerate(chans)] if config.skips else []
+        )
+        ins, outs = tuple(reversed(chans)), (*reversed(chans[:-1]), c)
+        self.decoder = nn.ModuleList(
+            nn.Sequential(*_up(a * (2 if config.skips else 1), b, last=i == n - 1))
+            for i, (a, b) in enumerate(zip(ins, outs, strict=True))
+        )
         disc: list[nn.Module] = []
         for a, b in itertools.pairwise((c, *config.disc_channels)):
             disc += _down(a, b, norm=False)
@@ -194,15 +205,27 @@ class ContextEncoder(Model):
         m = make_masks(kind or self.config.mask, batch, h, w, self.config.hole, generator)
         return m.to(device=self.channelwise.weight.device, dtype=self.channelwise.weight.dtype)
 
-    def features(self, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Bottleneck features [B, C', h, w] of intensities ``u`` whose hole ``mask`` is hidden."""
-        context = u * (1 - mask) + FILL * mask
-        return self.mix(self.channelwise(self.encoder(torch.cat([context, mask], 1))))
+    def codes(self, u: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The code of intensities ``u`` whose hole ``mask`` is hidden, shapes ``self.code_shapes``:
+        the bottleneck [B, C', h, w], then (with skips) every encoder layer's output, finest first."""
+        h = torch.cat([u * (1 - mask) + FILL * mask, mask], 1)
+        skips = []
+        for layer in self.encoder:
+            h = layer(h)
+            skips.append(h)
+        return [self.mix(self.channelwise(h))] + (skips if self.config.skips else [])
+
+    def logits(self, code: list[torch.Tensor]) -> torch.Tensor:
+        """Decoder: the code's tensors -> output logits [B, C, H, W]."""
+        h, skips = code[0], code[1:]
+        for i, layer in enumerate(self.decoder):
+            h = layer(torch.cat([h, skips[-1 - i]], 1) if skips else h)
+        return h
 
     def predict(self, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The network's image [B, C, H, W] in [0, 1] for intensities ``u`` with hole ``mask``
         (with ``mean_offset``: the decoder's logits shifted by the logit of the context's mean colour)."""
-        logits = self.decoder(self.features(u, mask))
+        logits = self.logits(self.codes(u, mask))
         if self.config.mean_offset:
             keep = 1 - mask
             mean = (u * keep).sum((2, 3)) / keep.sum((2, 3)).clamp_min(1)  # [B, C], context pixels only
@@ -252,10 +275,11 @@ class ContextEncoder(Model):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         u = self.inputs(x)
-        return self.features(u, torch.zeros_like(u[:, :1])).flatten(1)
+        return torch.cat([t.flatten(1) for t in self.codes(u, torch.zeros_like(u[:, :1]))], 1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        size = math.prod(self.bottleneck)
-        if z.dim() != 2 or z.shape[1] != size:
-            raise ValueError(f"z must have shape (B, {size}) (the bottleneck features); got {tuple(z.shape)}")
-        return torch.sigmoid(self.decoder(z.to(self.channelwise.weight.dtype).view(len(z), *self.bottleneck)))
+        sizes = [math.prod(s) for s in self.code_shapes]
+        if z.dim() != 2 or z.shape[1] != sum(sizes):
+            raise ValueError(f"z must have shape (B, {sum(sizes)}) (the code of encode); got {tuple(z.shape)}")
+        parts = z.to(self.channelwise.weight.dtype).split(sizes, 1)
+        return torch.sigmoid(self.logits([t.view(len(z), *s) for t, s in zip(parts, self.code_shapes, strict=True)]))
