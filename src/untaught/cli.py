@@ -307,6 +307,12 @@ def build_parser(model_name: str | None = None) -> argparse.ArgumentParser:
         help="keep the weights of the best validation epoch (default) or the last",
     )
     p.add_argument("--patience", type=int, help="stop after this many epochs without validation improvement")
+    p.add_argument(
+        "--lr-patience",
+        type=int,
+        help="multiply the learning rate by --lr-factor after this many epochs without validation improvement",
+    )
+    p.add_argument("--lr-factor", type=float, default=0.2, help="learning-rate cut of --lr-patience (default 0.2)")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
     p.add_argument("--init-from", metavar="RUN", help="start from the weights of this run (same architecture)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")

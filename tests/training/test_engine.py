@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -208,6 +209,52 @@ def test_continuous_data_and_labels_reach_the_model(run_dir):
     assert run.metrics["test_nll_kind"] == "exact" and run.metrics["test_nll_nats"] < 4.0
     with pytest.raises(TypeError, match="must be floating point"):
         model.log_prob(torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+
+
+def gaussian() -> Gaussian:
+    return Gaussian(untaught.models.ModelConfig(shape=(2,), levels=None))
+
+
+def val_and_lr(run: Path) -> tuple[list[float], list[float]]:
+    """Validation NLL and learning rate of every epoch of ``run``, over all its sessions."""
+    import csv
+
+    rows = []
+    for log in sorted((run / "log").glob("version_*/metrics.csv")):
+        with open(log) as f:
+            rows += [r for r in csv.DictReader(f) if r.get("val/nll")]
+    return [float(r["val/nll"]) for r in rows], [float(r["lr"]) for r in rows]
+
+
+def test_lr_patience_cuts_the_learning_rate_after_that_many_epochs_without_improvement(run_dir):
+    untaught.train(gaussian(), "gaussians", out=run_dir, epochs=10, lr=0.05, lr_patience=2, lr_factor=0.5, **QUIET)
+    val, lrs = val_and_lr(run_dir)
+    expected, lr, best, bad = [], 0.05, float("inf"), 0
+    for v in val:  # the rule, by hand: an improvement is a relative drop of more than 1e-4
+        best, bad = (v, 0) if v < best * (1 - 1e-4) else (best, bad + 1)
+        if bad == 2:
+            lr, bad = lr * 0.5, 0
+        expected.append(lr)
+    assert lrs == pytest.approx(expected, rel=1e-6)  # logged in float32
+    assert min(lrs) < 0.05 * 0.9, "the fit plateaus within 10 epochs"
+
+
+def small_maf() -> untaught.models.Model:
+    from untaught.registry import get_model_class
+
+    torch.manual_seed(0)
+    maf = get_model_class("maf")
+    return maf(maf.Config(shape=(2,), levels=None, layers=1, hidden=(8,)))
+
+
+def test_a_resumed_run_keeps_its_learning_rate_schedule(tmp_path):
+    whole, resumed = whole_and_resumed(
+        tmp_path, small_maf, "gaussians", epochs=8, first=4, lr=0.05, lr_patience=1, lr_factor=0.5, **QUIET
+    )
+    assert_same_state(whole.model, resumed.model)
+    lrs = val_and_lr(tmp_path / "parts")[1]
+    assert lrs == val_and_lr(tmp_path / "whole")[1]
+    assert lrs[3] < 0.05 * 0.9 and lrs[-1] < lrs[3], "cuts before and after the interruption"
 
 
 class _Trap:

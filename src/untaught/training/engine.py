@@ -43,7 +43,8 @@ class TrainConfig:
     validation does not dominate short epochs (the test split is always whole). ``batch_size`` is
     global (split across ``devices``). ``select`` = 'best' keeps the weights of the epoch with the
     lowest validation NLL (or loss), 'last' the final ones; ``patience`` stops after that many
-    epochs without improvement. ``init``: a run folder whose weights the model starts from
+    epochs without improvement; ``lr_patience`` multiplies the learning rate by ``lr_factor`` after that
+    many epochs without improvement (and again after as many more). ``init``: a run folder whose weights the model starts from
     (fine-tuning, e.g. a codec at another rate-distortion trade-off); the architecture must match.
     """
 
@@ -67,6 +68,8 @@ class TrainConfig:
     progress: bool = True
     select: str = "best"
     patience: int | None = None
+    lr_patience: int | None = None
+    lr_factor: float = 0.2
     init: str | None = None
 
     def __post_init__(self) -> None:
@@ -86,6 +89,8 @@ class TrainConfig:
             ("samples", self.samples >= 0, "an integer >= 0"),
             ("select", self.select in ("best", "last"), "'best' (lowest validation loss) or 'last'"),
             ("patience", self.patience is None or self.patience >= 1, "an integer >= 1 (epochs)"),
+            ("lr_patience", self.lr_patience is None or self.lr_patience >= 1, "an integer >= 1 (epochs)"),
+            ("lr_factor", 0 < self.lr_factor < 1, "a factor in (0, 1)"),
         ]
         check_fields(self, checks)
 
@@ -315,7 +320,15 @@ def _fit(model: Model, data: TrainingData, cfg: TrainConfig, folder: Path, resum
     warnings.filterwarnings("ignore", message=".*returned `None`, this fit will run with no optimizer")  # update models
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // cfg.devices))
     os.environ[RUN_ENV] = str(folder)
-    module = Trainee(model, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed, grad_clip=cfg.grad_clip)
+    module = Trainee(
+        model,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        grad_clip=cfg.grad_clip,
+        lr_patience=cfg.lr_patience,
+        lr_factor=cfg.lr_factor,
+    )
     monitor = "val/nll" if "log_prob" in model.capabilities() else "val/loss"
     callbacks = _callbacks(folder, monitor, cfg.patience)
     max_epochs = cfg.epochs if cfg.epochs is not None else (-1 if cfg.max_time else 20)

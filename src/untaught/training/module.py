@@ -36,12 +36,25 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class Trainee(L.LightningModule):
-    """Wraps ``model``; ``lr`` and ``weight_decay`` configure Adam unless the model has its own."""
+    """Wraps ``model``; ``lr`` and ``weight_decay`` configure Adam. With ``lr_patience``, the learning
+    rate is multiplied by ``lr_factor`` whenever the validation NLL (or loss) has not improved for
+    that many epochs (``ReduceLROnPlateau``, stepped after each validation of the fit)."""
 
-    def __init__(self, model: Model, *, lr: float, weight_decay: float, seed: int, grad_clip: float | None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        *,
+        lr: float,
+        weight_decay: float,
+        seed: int,
+        grad_clip: float | None,
+        lr_patience: int | None = None,
+        lr_factor: float = 0.2,
+    ) -> None:
         super().__init__()
         self.model = model
         self.lr, self.weight_decay, self.seed, self.grad_clip = lr, weight_decay, seed, grad_clip
+        self.lr_patience, self.lr_factor = lr_patience, lr_factor
         caps = model.capabilities()
         if "loss" not in caps and "update" not in caps:
             raise TypeError(f"{type(model).__name__} has neither loss() nor update(): nothing to train")
@@ -129,7 +142,14 @@ class Trainee(L.LightningModule):
     def configure_optimizers(self) -> Any:
         if self.by_update:
             return None
-        return adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if not self.lr_patience:
+            return optimizer
+        # torch's patience counts the bad epochs tolerated; ours, the bad epochs that trigger a cut
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=self.lr_factor, patience=self.lr_patience - 1
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau}}
 
     # -- validation: summed over ranks, so the mean is over the whole split ---------------------
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -149,6 +169,10 @@ class Trainee(L.LightningModule):
         total = self.trainer.strategy.reduce(torch.stack(self._val).sum(0), reduce_op="sum")
         self._val.clear()
         mean = float(total[0] / total[1])
+        if self.lr_patience and self.trainer.state.fn == "fit":
+            plateau = self.lr_schedulers()
+            plateau.step(mean)
+            self.log("lr", plateau.get_last_lr()[0], sync_dist=False)
         if "log_prob" in self.model.capabilities():
             self.log("val/nll", mean, prog_bar=True, sync_dist=True)
             self.log("val/bpd", mean / (self.model.config.dims * math.log(2)), sync_dist=True)
