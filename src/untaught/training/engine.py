@@ -43,9 +43,10 @@ class TrainConfig:
     validation does not dominate short epochs (the test split is always whole). ``batch_size`` is
     global (split across ``devices``). ``select`` = 'best' keeps the weights of the epoch with the
     lowest validation NLL (or loss), 'last' the final ones; ``patience`` stops after that many
-    epochs without improvement; ``lr_patience`` multiplies the learning rate by ``lr_factor`` after that
-    many epochs without improvement (and again after as many more). ``init``: a run folder whose weights the model starts from
-    (fine-tuning, e.g. a codec at another rate-distortion trade-off); the architecture must match.
+    epochs without improvement; ``lr_patience`` multiplies the learning rate by ``lr_factor`` after
+    that many epochs without improvement (and again after as many more). ``init``: a run folder whose
+    weights the model starts from (fine-tuning, e.g. a codec at another rate-distortion trade-off);
+    the architecture must match.
     """
 
     data: str = "digits"

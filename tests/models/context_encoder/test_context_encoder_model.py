@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -53,14 +55,15 @@ def test_masks_are_reproducible_from_the_generator():
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("log_mse", [False, True])
 @pytest.mark.parametrize("kind", ["center", "block", "region"])
-def test_reconstruction_loss_has_zero_gradient_from_pixels_outside_the_hole(kind):
+def test_reconstruction_loss_has_zero_gradient_from_pixels_outside_the_hole(kind, log_mse):
     model = tiny(mask=kind)
     u = model.inputs(images())
     mask = model.masks(len(u), torch.Generator().manual_seed(0))
     out = model.predict(u, mask).detach().requires_grad_(True)
     target = u.clone().requires_grad_(True)
-    model.reconstruction_loss(out, target, mask).backward()
+    (model.log_mse_loss if log_mse else model.reconstruction_loss)(out, target, mask).backward()
     outside = (mask == 0).expand_as(out)
     assert torch.all(out.grad[outside] == 0) and torch.all(target.grad[outside] == 0)
     assert torch.all(out.grad[~outside] != 0)
@@ -99,6 +102,21 @@ def test_mean_offset_makes_zero_decoder_logits_the_mean_fill(skips):
     assert torch.allclose(model.predict(u, mask), mean[:, :, None, None].expand_as(u), atol=1e-12)
     model.config.mean_offset = False
     assert torch.allclose(model.predict(u, mask), torch.full_like(u, 0.5))
+
+
+def test_log_mse_is_the_mean_psnr_in_the_holes_up_to_a_factor():
+    model = tiny(mask="region", adversarial_weight=0.0, flip=False, log_mse=True).eval()
+    x = images(6)
+    u = model.inputs(x)
+    mask = model.masks(len(u), torch.Generator().manual_seed(0))
+    out = model.predict(u, mask)
+    hole = mask[:, 0].bool()
+    mse = torch.stack([((o - v)[:, h] ** 2).mean() for o, v, h in zip(out, u, hole, strict=True)])
+    psnr = 10 * torch.log10(1 / mse)
+    assert torch.allclose(model.log_mse_loss(out, u, mask), -math.log(10) / 10 * psnr.mean(), atol=1e-3)
+    loss, metrics = model.loss(x, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(loss, model.config.reconstruction_weight * model.log_mse_loss(out, u, mask))
+    assert torch.allclose(metrics["recon"], model.reconstruction_loss(out, u, mask))  # the MSE, for comparison
 
 
 def test_random_mirror_flips_whole_images_left_right_reproducibly():

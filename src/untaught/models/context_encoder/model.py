@@ -4,7 +4,7 @@
 connected layer -> convolutional decoder -> the whole image``; only the pixels inside the hole are
 used, pasted into the context. Training minimises
 
-    reconstruction_weight * mean over hole pixels of (output - image)^2
+    reconstruction_weight * mean over hole pixels of (output - image)^2     (or its log per image)
   + adversarial_weight * -log D(filled image)              (the generator's adversarial term)
   + -log D(image) - log(1 - D(filled image))               (the discriminator's own loss)
 
@@ -100,6 +100,10 @@ class ContextEncoderConfig(ModelConfig):
         reconstruction_weight, adversarial_weight: weights of the two generator terms
             (0.999 / 0.001 in the paper; adversarial_weight 0 trains without a discriminator).
         flip: in training, mirror each image left-right with probability 1/2 (augmentation).
+        log_mse: the reconstruction term is the mean over images of log(MSE in the image's hole +
+            1e-5), i.e. -ln(10) / 10 times the mean PSNR in the holes (capped at 50 dB), instead of the
+            MSE over all hole pixels of the batch: the images whose fill is already good weigh as much
+            as the hard ones, as in a mean of per-image PSNRs (not in the paper).
         skips: feed each decoder layer the encoder's features of the same resolution besides the
             previous layer's output (U-Net skip connections; not in the paper).
         mean_offset: add the logit of the context's mean colour (per image and channel) to the
@@ -119,6 +123,7 @@ class ContextEncoderConfig(ModelConfig):
     flip: bool = True
     mean_offset: bool = True
     skips: bool = False
+    log_mse: bool = False
 
     def __post_init__(self) -> None:
         check_fields(
@@ -236,6 +241,11 @@ class ContextEncoder(Model):
         """Mean squared error over the hole's pixels and channels: sum(mask * (out - target)^2) / (C * |hole|)."""
         return (mask * (out - target) ** 2).sum() / (mask.sum() * out.shape[1]).clamp_min(1)
 
+    def log_mse_loss(self, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean over images of log(1e-5 + the image's MSE over its hole's pixels and channels)."""
+        per_image = (mask * (out - target) ** 2).sum((1, 2, 3)) / (mask.sum((1, 2, 3)) * out.shape[1]).clamp_min(1)
+        return torch.log(per_image + 1e-5).mean()
+
     # -- protocol ----------------------------------------------------------------------------------
     def loss(
         self, x: torch.Tensor, *, generator: torch.Generator | None = None
@@ -246,7 +256,8 @@ class ContextEncoder(Model):
         mask = self.masks(len(u), generator)
         out = self.predict(u, mask)
         recon = self.reconstruction_loss(out, u, mask)
-        total = self.config.reconstruction_weight * recon
+        fit = self.log_mse_loss(out, u, mask) if self.config.log_mse else recon
+        total = self.config.reconstruction_weight * fit
         metrics = {"recon": recon.detach()}
         if self.training and self.config.adversarial_weight > 0:
             filled = u * (1 - mask) + out * mask
