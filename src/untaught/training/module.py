@@ -59,6 +59,11 @@ class Trainee(L.LightningModule):
         if "loss" not in caps and "update" not in caps:
             raise TypeError(f"{type(model).__name__} has neither loss() nor update(): nothing to train")
         self.by_update = "update" in caps
+        if self.by_update and lr_patience:
+            raise ValueError(
+                f"lr_patience applies to models trained by an optimizer; {type(model).__name__} is trained by "
+                "its own update rule (no learning rate to cut)"
+            )
         # the step is written out (training_step): Lightning's automatic optimization wraps every step in
         # a closure, an optimizer wrapper and eight hook dispatches, which cost a small model's throughput
         self.automatic_optimization = False
@@ -145,9 +150,16 @@ class Trainee(L.LightningModule):
         optimizer = adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         if not self.lr_patience:
             return optimizer
-        # torch's patience counts the bad epochs tolerated; ours, the bad epochs that trigger a cut
+        # torch's patience counts the bad epochs tolerated; ours, the bad epochs that trigger a cut. An
+        # improvement is any strict decrease, as for --patience and the best epoch (torch's default
+        # relative threshold would count small increases of a negative loss as improvements)
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=self.lr_factor, patience=self.lr_patience - 1
+            optimizer,
+            mode="min",
+            factor=self.lr_factor,
+            patience=self.lr_patience - 1,
+            threshold=0.0,
+            threshold_mode="abs",
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau}}
 

@@ -103,9 +103,12 @@ class ContextEncoderConfig(ModelConfig):
         log_mse: the reconstruction term is the mean over images of log(MSE in the image's hole +
             1e-5), i.e. -ln(10) / 10 times the mean PSNR in the holes (capped at 50 dB), instead of the
             MSE over all hole pixels of the batch: the images whose fill is already good weigh as much
-            as the hard ones, as in a mean of per-image PSNRs (not in the paper).
+            as the hard ones, as in a mean of per-image PSNRs (not in the paper). The validation and
+            test losses of the run are then this log-MSE (negative), not comparable with L2 runs'.
         skips: feed each decoder layer the encoder's features of the same resolution besides the
-            previous layer's output (U-Net skip connections; not in the paper).
+            previous layer's output (U-Net skip connections; not in the paper). ``encode`` then
+            returns every encoder layer's features too (245,760 numbers for a 128x128 image with
+            the default channels, against 4,096 for the bottleneck alone).
         mean_offset: add the logit of the context's mean colour (per image and channel) to the
             decoder's output logits, so the network learns the fill's departure from mean-fill
             instead of the absolute colour (not in the paper; without it, fills of flat regions
