@@ -17,8 +17,21 @@ COMMON = ["--data", "digits", "--no-progress", "--samples", "0", "--threads", "1
         # 2 epochs of pretraining (one per layer), then 1 of fine-tuning; no corruption, no dropout:
         # their noise is drawn per rank, so only the noiseless schedule can match one process exactly
         ["stacked-ae", "--hidden", "16,8", "--pretrain-epochs", "1", "--corruption", "none", "--epochs", "3"],
-        # 8x8 digits, two encoder layers: batch norm in the encoder's second layer and the decoder's first
-        ["context-encoder", "--hole", "4", "--channels", "4,4", "--disc-channels", "4", "--epochs", "2"],
+        # 8x8 digits, two encoder layers: batch norm in the encoder's second layer and the decoder's first;
+        # no mirroring (drawn per rank, like the corruption above), with skips
+        [
+            "context-encoder",
+            "--hole",
+            "4",
+            "--channels",
+            "4,4",
+            "--disc-channels",
+            "4",
+            "--epochs",
+            "2",
+            "--no-flip",
+            "--skips",
+        ],
     ],
     ids=["stacked-ae", "context-encoder"],
 )
