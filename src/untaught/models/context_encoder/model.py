@@ -73,6 +73,21 @@ class ChannelwiseLinear(nn.Module):
         return out.view(b, c, height, width)
 
 
+def hole_errors(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: the sum of squared errors over the hole's pixels and channels, and their count ([B], [B])."""
+    return (mask * (out - target) ** 2).sum((1, 2, 3)), mask.sum((1, 2, 3)) * out.shape[1]
+
+
+def mse(sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all the batch's hole pixels, from :func:`hole_errors`."""
+    return sums.sum() / counts.sum().clamp_min(1)
+
+
+def log_mse(sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Mean over images of log(1e-5 + the image's MSE in its hole), from :func:`hole_errors`."""
+    return torch.log(sums / counts.clamp_min(1) + 1e-5).mean()
+
+
 # A convolution followed by batch norm has no bias: batch norm removes any constant, so its gradient
 # would be zero up to rounding, and Adam would turn that rounding noise into full-size steps.
 def _down(a: int, b: int, norm: bool) -> list[nn.Module]:
@@ -242,12 +257,11 @@ class ContextEncoder(Model):
 
     def reconstruction_loss(self, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean squared error over the hole's pixels and channels: sum(mask * (out - target)^2) / (C * |hole|)."""
-        return (mask * (out - target) ** 2).sum() / (mask.sum() * out.shape[1]).clamp_min(1)
+        return mse(*hole_errors(out, target, mask))
 
     def log_mse_loss(self, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean over images of log(1e-5 + the image's MSE over its hole's pixels and channels)."""
-        per_image = (mask * (out - target) ** 2).sum((1, 2, 3)) / (mask.sum((1, 2, 3)) * out.shape[1]).clamp_min(1)
-        return torch.log(per_image + 1e-5).mean()
+        return log_mse(*hole_errors(out, target, mask))
 
     # -- protocol ----------------------------------------------------------------------------------
     def loss(
@@ -258,8 +272,9 @@ class ContextEncoder(Model):
             u = random_mirror(u, generator)
         mask = self.masks(len(u), generator)
         out = self.predict(u, mask)
-        recon = self.reconstruction_loss(out, u, mask)
-        fit = self.log_mse_loss(out, u, mask) if self.config.log_mse else recon
+        errors = hole_errors(out, u, mask)  # once, for both the MSE and its per-image log
+        recon = mse(*errors)
+        fit = log_mse(*errors) if self.config.log_mse else recon
         total = self.config.reconstruction_weight * fit
         metrics = {"recon": recon.detach()}
         if self.training and self.config.adversarial_weight > 0:
